@@ -1,0 +1,65 @@
+"""Plate: shared, prioritized plates between people and their managers."""
+import logging
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from webapp.config import load_config
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(load_config(app.instance_path, secret_key=(test_config or {}).get("SECRET_KEY")))
+    if test_config:
+        app.config.from_mapping(test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from webapp.auth import guard
+    from webapp.extensions import api, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "pages.login"
+    api.init_app(app)
+    guard.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from webapp import api as api_blueprints
+    from webapp import pages, pwa
+    from webapp.extensions import api
+
+    api_blueprints.register(api)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(pwa.bp)
+
+
+def register_commands(app: Flask) -> None:
+    from webapp.cli import demo_command
+
+    app.cli.add_command(demo_command)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """SQLite: enforce foreign keys, write-ahead log for concurrent readers, wait instead of 'locked'."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()

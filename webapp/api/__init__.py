@@ -1,0 +1,8 @@
+"""The versioned JSON API under /api/v1: one flask-smorest blueprint per feature."""
+
+
+def register(api) -> None:
+    from webapp.api import accounts, invitations, items, people
+
+    for module in (accounts, invitations, people, items):
+        api.register_blueprint(module.blp)

@@ -1,0 +1,84 @@
+"""`Idempotency-Key` for creates: a replayed request answers as the first did and creates nothing."""
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+from functools import wraps
+
+from flask import Response, request
+from flask_login import current_user
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.clock import now
+from webapp.extensions import db
+from webapp.models import IdempotentRequest
+from webapp.services.errors import Invalid
+
+KEEP_FOR = timedelta(hours=24)
+REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
+
+
+def _fingerprint() -> str:
+    body = request.get_json(silent=True)
+    canonical = json.dumps([request.method, request.path, body], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(record: IdempotentRequest, fingerprint: str) -> Response:
+    if not hmac.compare_digest(record.fingerprint, fingerprint):
+        raise Invalid("Idempotency-Key", "This Idempotency-Key was already used for a different request.")
+    response = Response(record.body, status=record.status_code, headers=record.headers)
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _remembered(key: str) -> IdempotentRequest | None:
+    return db.session.scalar(
+        select(IdempotentRequest).where(
+            IdempotentRequest.user_id == current_user.id,
+            IdempotentRequest.key == key,
+            IdempotentRequest.created_at > now() - KEEP_FOR,
+        )
+    )
+
+
+def idempotent(view):
+    """Run a create view and remember its response under the key, in one transaction it commits.
+
+    The key row is inserted before the view runs: a concurrent repeat blocks on its unique
+    index until this transaction ends, then finds the committed response and replays it.
+    """
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            response = view(*args, **kwargs)
+            db.session.commit()
+            return response
+        if not 1 <= len(key) <= 255:
+            raise Invalid("Idempotency-Key", "Use a key of 1 to 255 characters, such as a UUID.")
+        fingerprint = _fingerprint()
+        if (record := _remembered(key)) is not None:
+            return _replay(record, fingerprint)
+        db.session.execute(
+            delete(IdempotentRequest).where(IdempotentRequest.user_id == current_user.id, IdempotentRequest.key == key)
+        )
+        record = IdempotentRequest(user_id=current_user.id, key=key, fingerprint=fingerprint)
+        db.session.add(record)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()
+            if (record := _remembered(key)) is not None:
+                return _replay(record, fingerprint)
+            raise
+        response = view(*args, **kwargs)
+        record.status_code = response.status_code
+        record.body = response.get_data(as_text=True)
+        record.headers = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
+        db.session.commit()
+        return response
+
+    return wrapper

@@ -1,0 +1,32 @@
+"""Inviting people into an organization, and accepting an invitation."""
+from flask import request
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from webapp.auth.guard import start_session
+from webapp.extensions import db
+from webapp.schemas import AcceptIn, InvitationIn, InvitationOut, UserEnvelopeOut
+from webapp.services import people
+
+blp = Blueprint("invitations", __name__, url_prefix="/api/v1/invitations", description="Invitations")
+
+
+@blp.post("")
+@blp.arguments(InvitationIn)
+@blp.response(201, InvitationOut)
+def create_invitation(data):
+    """Invite someone by email; they report to `manager_id`, by default to you. Valid for 7 days, once."""
+    invitation, token = people.invite(db.session, current_user, data)
+    db.session.commit()
+    url = f"{request.host_url}invite/{token}"
+    return {"id": invitation.id, "token": token, "url": url, "expires_at": invitation.expires_at}
+
+
+@blp.post("/<token>/accept")
+@blp.arguments(AcceptIn)
+@blp.response(201, UserEnvelopeOut)
+def accept_invitation(data, token):
+    """Create your account from an invitation and log in; 404 unknown, 410 used or expired."""
+    user = people.accept_invitation(db.session, token, data)
+    db.session.commit()
+    return {"user": user, "csrf_token": start_session(user)}

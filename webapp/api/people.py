@@ -1,0 +1,34 @@
+"""People of the organization, the reporting line and their plates."""
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from webapp.extensions import db
+from webapp.schemas import PersonPatchIn, PersonRowOut, PlateOut, PlateQuery
+from webapp.services import items, people
+
+blp = Blueprint("people", __name__, url_prefix="/api/v1/people", description="People and plates")
+
+
+@blp.get("")
+@blp.response(200, PersonRowOut(many=True))
+def list_people():
+    """Everyone in your organization; plate counts only for plates you may see (else null)."""
+    return people.list_people(db.session, current_user)
+
+
+@blp.patch("/<int:person_id>")
+@blp.arguments(PersonPatchIn)
+@blp.response(200, PersonRowOut)
+def update_person(data, person_id):
+    """Admins: set someone's manager (no cycles) or admin right."""
+    person = people.update_person(db.session, current_user, person_id, data)
+    db.session.commit()
+    return next(row for row in people.list_people(db.session, current_user) if row.person.id == person.id)
+
+
+@blp.get("/<int:person_id>/plate")
+@blp.arguments(PlateQuery, location="query")
+@blp.response(200, PlateOut)
+def get_plate(query, person_id):
+    """A person's plate: open items in plate order, done/dropped newest first; paginated by cursor."""
+    return items.plate(db.session, current_user, person_id, query["status"], query["limit"], query.get("cursor"))

@@ -1,0 +1,72 @@
+"""Authentication and CSRF for every API request, checked in this one place before any view runs."""
+import hmac
+import secrets
+
+from flask import request, session
+from flask_login import current_user, login_user
+from werkzeug.exceptions import Forbidden, Unauthorized
+
+from webapp.extensions import login_manager
+from webapp.models import User
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+# Endpoints anyone may call; everything else under /api needs a session.
+PUBLIC_ENDPOINTS = {
+    "api-docs.openapi_json",
+    "accounts.create_organization",
+    "accounts.get_session",
+    "accounts.log_in",
+    "invitations.accept_invitation",
+}
+# Unsafe endpoints that start a session and so cannot carry its CSRF token yet.
+CSRF_EXEMPT_ENDPOINTS = {
+    "accounts.create_organization",
+    "accounts.log_in",
+    "invitations.accept_invitation",
+}
+
+
+@login_manager.user_loader
+def load_user(session_id: str) -> User | None:
+    from webapp.extensions import db
+
+    user_id, _, epoch = session_id.partition(".")
+    if not (user_id.isdigit() and epoch.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_epoch != int(epoch):
+        return None  # a password change since this session began logs it out
+    return user
+
+
+def start_session(user: User) -> str:
+    """Log the user in on a fresh session with a new CSRF token, and return the token."""
+    session.clear()
+    login_user(user, remember=False)
+    session.permanent = True
+    session["csrf_token"] = secrets.token_urlsafe(32)
+    return session["csrf_token"]
+
+
+def csrf_token() -> str:
+    if "csrf_token" not in session:
+        session["csrf_token"] = secrets.token_urlsafe(32)
+    return session["csrf_token"]
+
+
+def guard_api_request() -> None:
+    """Reject anonymous calls with 401, then unsafe calls without the session's CSRF token with 403."""
+    if not request.path.startswith("/api/") or request.endpoint is None:
+        return
+    if request.endpoint not in PUBLIC_ENDPOINTS and not current_user.is_authenticated:
+        raise Unauthorized()
+    if request.method in UNSAFE_METHODS and request.endpoint not in CSRF_EXEMPT_ENDPOINTS:
+        sent = request.headers.get("X-CSRF-Token", "")
+        expected = session.get("csrf_token", "")
+        if not (expected and hmac.compare_digest(sent.encode(), expected.encode())):
+            raise Forbidden(description="Missing or wrong X-CSRF-Token header; reload the page and try again.")
+
+
+def init_app(app) -> None:
+    app.before_request(guard_api_request)

@@ -1,0 +1,66 @@
+"""Flask commands: `flask --app webapp demo` loads a demo organization."""
+from datetime import timedelta
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from webapp.clock import local_today
+from webapp.extensions import db
+from webapp.models import User
+from webapp.services import items, people
+
+DEMO_PASSWORD = "plate-demo-2026"
+DEMO_TEAM = [
+    # name, email, zone
+    ("Dana Whitfield", "dana@demo.plate.test", "Europe/London"),
+    ("Ravi Menon", "ravi@demo.plate.test", "Asia/Kolkata"),
+    ("Lucía Ortega", "lucia@demo.plate.test", "America/Mexico_City"),
+    ("Sam Becker", "sam@demo.plate.test", "Europe/Berlin"),
+]
+DEMO_ITEMS = [
+    # owner index, creator index, title, priority, due in days, urgent
+    (1, 0, "Update Q4 pipeline in the CRM — finance needs the forecast", "high", 2, True),
+    (1, 1, "Follow up with Tata Motors fleet buyer", "normal", 1, False),
+    (1, 1, "Send revised quote to Infosys Pune office", "normal", 4, False),
+    (1, 0, "Prepare account plan for Wipro renewal", "low", 10, False),
+    (2, 0, "Update Q4 pipeline in the CRM — finance needs the forecast", "high", 2, True),
+    (2, 2, "Demo for Cemex procurement team", "high", 0, False),
+    (2, 2, "Log expenses from Monterrey trip", "low", -2, False),
+    (3, 0, "Update Q4 pipeline in the CRM — finance needs the forecast", "high", 2, True),
+    (3, 3, "Call back Siemens Healthineers about pricing", "normal", 1, False),
+    (3, 3, "Book travel for the Hamburg trade fair", "normal", 7, False),
+    (0, 3, "Approve discount for Siemens deal (over 15%)", "high", 1, False),
+    (0, 0, "Write team goals for next quarter", "normal", 14, False),
+]
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Load a demo organization: a manager and three field reps in different time zones."""
+    manager_name, manager_email, manager_zone = DEMO_TEAM[0]
+    if db.session.scalar(select(User).where(User.email == manager_email)):
+        click.echo("The demo organization is already loaded.")
+    else:
+        manager = people.create_organization(db.session, {
+            "name": "Northwind Field Sales",
+            "admin": {"name": manager_name, "email": manager_email, "password": DEMO_PASSWORD, "time_zone": manager_zone},
+        })
+        db.session.flush()
+        team = [manager]
+        for name, email, zone in DEMO_TEAM[1:]:
+            person = people.User(organization=manager.organization, name=name, email=email, time_zone=zone,
+                                 password_hash=manager.password_hash, manager_id=manager.id)
+            db.session.add(person)
+            team.append(person)
+        db.session.flush()
+        for owner, creator, title, priority, due_in, urgent in DEMO_ITEMS:
+            due = local_today(team[owner].time_zone) + timedelta(days=due_in)
+            items.add_item(db.session, team[creator], {
+                "owner_id": team[owner].id, "title": title, "priority": priority, "due_on": due, "urgent": urgent,
+            })
+        db.session.commit()
+        click.echo("Loaded the demo organization 'Northwind Field Sales'.")
+    click.echo(f"Log in as the manager: {manager_email} / {DEMO_PASSWORD}")
+    click.echo("Or as a field rep: " + ", ".join(email for _, email, _ in DEMO_TEAM[1:]) + f" (same password)")

@@ -1,0 +1,309 @@
+"""Items on plates: adding, editing, completing, dropping, moving, and reading plates and history."""
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from webapp.auth import permissions
+from webapp.clock import now
+from webapp.models import PRIORITIES, Item, ItemEvent, User
+from webapp.services.errors import Forbidden, Invalid, NotFound, PreconditionFailed, PreconditionRequired
+from webapp.services.people import get_person
+
+GAP = 1024.0
+PRIORITY_RANK = {priority: rank for rank, priority in enumerate(PRIORITIES)}
+EDITABLE_FIELDS = ("title", "notes", "priority", "urgent", "due_on")
+
+
+# --- positions: sparse floats, so placing an item never touches its neighbours -------------
+
+def _open_positions(session: Session, owner_id: int, exclude_id: int | None):
+    query = select(Item.position).where(Item.owner_id == owner_id, Item.status == "open")
+    return query if exclude_id is None else query.where(Item.id != exclude_id)
+
+
+def _between(lo: float | None, hi: float | None) -> float | None:
+    """A position strictly between two neighbours, or None when floats have no room left there."""
+    if lo is None and hi is None:
+        return GAP
+    if lo is None:
+        return hi - GAP
+    if hi is None:
+        return lo + GAP
+    middle = (lo + hi) / 2
+    return middle if lo < middle < hi else None
+
+
+def _renumber(session: Session, owner_id: int) -> None:
+    """Spread an owner's open items GAP apart, keeping their order (rarely needed)."""
+    ids = session.scalars(
+        select(Item.id).where(Item.owner_id == owner_id, Item.status == "open").order_by(Item.position, Item.id)
+    ).all()
+    for index, item_id in enumerate(ids, start=1):
+        session.execute(update(Item).where(Item.id == item_id).values(position=index * GAP))
+
+
+def _place(session: Session, owner_id: int, item_id: int | None, neighbours) -> float:
+    """Compute a position from a function returning (lo, hi); renumber once if there is no room."""
+    position = _between(*neighbours())
+    if position is None:
+        _renumber(session, owner_id)
+        position = _between(*neighbours())
+    return position
+
+
+def default_position(session: Session, owner_id: int, priority: str, item_id: int | None = None) -> float:
+    """After the last open item of the same or higher priority."""
+    higher = [p for p in PRIORITIES if PRIORITY_RANK[p] <= PRIORITY_RANK[priority]]
+
+    def neighbours():
+        positions = _open_positions(session, owner_id, item_id).subquery()
+        lo = session.scalar(
+            select(func.max(Item.position)).where(
+                Item.owner_id == owner_id, Item.status == "open", Item.priority.in_(higher),
+                *([Item.id != item_id] if item_id else []),
+            )
+        )
+        above = select(func.min(positions.c.position))
+        hi = session.scalar(above if lo is None else above.where(positions.c.position > lo))
+        return lo, hi
+
+    return _place(session, owner_id, item_id, neighbours)
+
+
+def relative_position(session: Session, owner: User, item_id: int | None, before_id=None, after_id=None) -> float:
+    """Directly before or after another open item of the same plate."""
+    field, anchor_id = ("before_id", before_id) if before_id is not None else ("after_id", after_id)
+    if anchor_id == item_id:
+        raise Invalid(field, "An item cannot be placed next to itself.")
+    anchor = session.get(Item, anchor_id)
+    if anchor is None or anchor.owner_id != owner.id or anchor.status != "open":
+        raise Invalid(field, f"Item {anchor_id} is not an open item on {owner.name}'s plate.")
+
+    def neighbours():
+        anchor_position = session.scalar(select(Item.position).where(Item.id == anchor_id))
+        positions = _open_positions(session, owner.id, item_id).subquery()
+        if before_id is not None:
+            lo = session.scalar(select(func.max(positions.c.position)).where(positions.c.position < anchor_position))
+            return lo, anchor_position
+        hi = session.scalar(select(func.min(positions.c.position)).where(positions.c.position > anchor_position))
+        return anchor_position, hi
+
+    return _place(session, owner.id, item_id, neighbours)
+
+
+def _position_for(session: Session, owner: User, priority: str, data: dict, item_id: int | None = None) -> float:
+    before_id, after_id = data.get("before_id"), data.get("after_id")
+    if before_id is not None and after_id is not None:
+        raise Invalid("before_id", "Send before_id or after_id, not both.")
+    if before_id is None and after_id is None:
+        return default_position(session, owner.id, priority, item_id)
+    return relative_position(session, owner, item_id, before_id, after_id)
+
+
+# --- history ---------------------------------------------------------------------------
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _record(session: Session, item: Item, actor: User, action: str, changes: dict[str, tuple], at: datetime) -> None:
+    changes = {field: [_json_value(old), _json_value(new)] for field, (old, new) in changes.items()}
+    session.add(ItemEvent(item_id=item.id, actor_id=actor.id, at=at, action=action, changes=changes))
+
+
+# --- commands ----------------------------------------------------------------------------
+
+def add_item(session: Session, actor: User, data: dict) -> Item:
+    owner = get_person(session, actor, data["owner_id"])
+    if not permissions.may_add_to(session, actor, owner):
+        raise Forbidden(f"You may not add items to {owner.name}'s plate.")
+    priority = data.get("priority", "normal")
+    at = now()
+    item = Item(
+        organization_id=actor.organization_id,
+        owner=owner,
+        created_by=actor,
+        title=data["title"].strip(),
+        notes=data.get("notes", ""),
+        priority=priority,
+        urgent=data.get("urgent", False),
+        due_on=data.get("due_on"),
+        position=_position_for(session, owner, priority, data),
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(item)
+    session.flush()
+    fields = {"title": item.title, "owner_id": owner.id, "priority": priority, "urgent": item.urgent, "due_on": item.due_on}
+    _record(session, item, actor, "created", {k: (None, v) for k, v in fields.items()}, at)
+    return item
+
+
+def get_item(session: Session, actor: User, item_id: int) -> Item:
+    """An item the actor may see; any other answers as if it did not exist."""
+    item = session.get(Item, item_id)
+    if item is None or item.organization_id != actor.organization_id or not permissions.may_view_item(session, actor, item):
+        raise NotFound("No such item.")
+    return item
+
+
+def check_version(item: Item, if_match: list[str] | None) -> None:
+    """Optimistic concurrency: edits must name the version they were made from."""
+    if if_match is None:
+        raise PreconditionRequired("Send If-Match with the item's ETag, so edits made from an old copy are caught.")
+    if "*" not in if_match and str(item.version) not in if_match:
+        raise PreconditionFailed(
+            f"This item changed since you loaded it (now version {item.version}).", current=item
+        )
+
+
+def _status_change(item: Item, data: dict, at: datetime) -> tuple[str | None, dict[str, tuple]]:
+    """Apply a status change; returns the history action and the changed fields."""
+    new_status = data.get("status", item.status)
+    reason = data.get("drop_reason")
+    if reason is not None and new_status != "dropped":
+        raise Invalid("drop_reason", "A drop reason goes with status 'dropped'.")
+    if new_status == item.status:
+        if new_status == "dropped" and reason and reason.strip() != item.drop_reason:
+            return None, {"drop_reason": (item.drop_reason, reason.strip())}
+        return None, {}
+    changes: dict[str, tuple] = {"status": (item.status, new_status)}
+    if new_status == "dropped":
+        if not reason or not reason.strip():
+            raise Invalid("drop_reason", "Say why this item is no longer needed.")
+        changes.update(drop_reason=(item.drop_reason, reason.strip()), dropped_at=(item.dropped_at, at),
+                       completed_at=(item.completed_at, None))
+        return "dropped", changes
+    if new_status == "done":
+        changes.update(completed_at=(item.completed_at, at), dropped_at=(item.dropped_at, None),
+                       drop_reason=(item.drop_reason, None))
+        return "completed", changes
+    changes.update(completed_at=(item.completed_at, None), dropped_at=(item.dropped_at, None),
+                   drop_reason=(item.drop_reason, None))
+    return "reopened", changes
+
+
+def update_item(session: Session, actor: User, item_id: int, if_match: list[str] | None, data: dict) -> Item:
+    """Edit, complete, drop, reopen or reassign an item, as one versioned change."""
+    item = get_item(session, actor, item_id)
+    check_version(item, if_match)
+    at = now()
+    changes: dict[str, tuple] = {}
+    for field in EDITABLE_FIELDS:
+        if field in data:
+            value = data[field].strip() if field == "title" else data[field]
+            if value != getattr(item, field):
+                changes[field] = (getattr(item, field), value)
+    action, status_changes = _status_change(item, data, at)
+    changes.update({k: v for k, v in status_changes.items() if v[0] != v[1]})
+
+    owner = item.owner
+    if "owner_id" in data and data["owner_id"] != item.owner_id:
+        owner = get_person(session, actor, data["owner_id"])
+        if not permissions.may_add_to(session, actor, owner):
+            raise Forbidden(f"You may not move items onto {owner.name}'s plate.")
+        changes["owner_id"] = (item.owner_id, owner.id)
+        action = action or "reassigned"
+    if not changes:
+        return item
+
+    for field, (_old, new) in changes.items():
+        if field != "owner_id":
+            setattr(item, field, new)
+    if "owner_id" in changes:
+        item.owner = owner
+    becomes_open = item.status == "open" and ("status" in changes or "owner_id" in changes)
+    if becomes_open:
+        item.position = default_position(session, owner.id, item.priority, item.id)
+    item.version += 1
+    item.updated_at = at
+    _record(session, item, actor, action or "updated", changes, at)
+    return item
+
+
+def move_item(session: Session, actor: User, item_id: int, data: dict) -> Item:
+    """Reorder within the owner's plate; last writer wins, so no If-Match is asked for."""
+    item = get_item(session, actor, item_id)
+    if item.status != "open":
+        raise Invalid("status", "Only open items can be moved; reopen it first.")
+    if (data.get("before_id") is None) == (data.get("after_id") is None):
+        raise Invalid("before_id", "Send exactly one of before_id or after_id.")
+    old = item.position
+    item.position = _position_for(session, item.owner, item.priority, data, item.id)
+    item.version += 1
+    item.updated_at = now()
+    anchor = {k: v for k, v in data.items() if k in ("before_id", "after_id") and v is not None}
+    _record(session, item, actor, "moved", {"position": (old, item.position), **{k: (None, v) for k, v in anchor.items()}},
+            item.updated_at)
+    return item
+
+
+def history(session: Session, actor: User, item_id: int) -> list[ItemEvent]:
+    item = get_item(session, actor, item_id)
+    return list(session.scalars(select(ItemEvent).where(ItemEvent.item_id == item.id).order_by(ItemEvent.id)))
+
+
+# --- reading a plate ----------------------------------------------------------------------
+
+# For each status filter: the sort columns and whether newest comes first.
+_PLATE_ORDER = {
+    "open": ((Item.position, Item.id), False),
+    "done": ((Item.completed_at, Item.id), True),
+    "dropped": ((Item.dropped_at, Item.id), True),
+    "all": ((Item.updated_at, Item.id), True),
+}
+
+
+@dataclass
+class PlatePage:
+    person: User
+    items: list[Item]
+    next_cursor: str | None
+
+
+def _encode_cursor(item: Item, columns) -> str:
+    values = [_json_value(getattr(item, column.key)) for column in columns]
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, columns) -> tuple:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        first, item_id = raw
+        if columns[0].key in ("completed_at", "dropped_at", "updated_at"):
+            first = datetime.fromisoformat(first)
+        elif not isinstance(first, int | float):
+            raise ValueError(first)
+        if not isinstance(item_id, int):
+            raise ValueError(item_id)
+        return first, item_id
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise Invalid("cursor", "This cursor is not valid for this list; start again without it.") from None
+
+
+def plate(session: Session, actor: User, person_id: int, status: str, limit: int, cursor: str | None) -> PlatePage:
+    """One page of a person's plate, read in a single query."""
+    person = get_person(session, actor, person_id)
+    if not permissions.may_view_plate(session, actor, person):
+        raise Forbidden(f"Only {person.name} and their managers may see this plate.")
+    columns, newest_first = _PLATE_ORDER[status]
+    query = select(Item).where(Item.owner_id == person.id)
+    if status != "all":
+        query = query.where(Item.status == status)
+    if cursor:
+        after = _decode_cursor(cursor, columns)
+        key = tuple_(*columns)
+        query = query.where(key < after if newest_first else key > after)
+    query = query.order_by(*(c.desc() if newest_first else c for c in columns)).limit(limit + 1)
+    items = list(session.scalars(query).unique())
+    more = len(items) > limit
+    items = items[:limit]
+    return PlatePage(person, items, _encode_cursor(items[-1], columns) if more else None)
