@@ -1,11 +1,12 @@
 """Test factories: people and items built through the same services the API uses."""
+from dataclasses import dataclass
 from itertools import count
 
 from werkzeug.security import generate_password_hash
 
 from webapp.extensions import db
 from webapp.models import Organization, User
-from webapp.services import items
+from webapp.services import items, people
 
 PASSWORD = "correct horse battery"
 PASSWORD_HASH = generate_password_hash(PASSWORD)  # hashed once: scrypt is slow by design
@@ -42,3 +43,40 @@ def make_item(owner: User, creator: User | None = None, title: str | None = None
     item = items.add_item(db.session, creator or owner, data)
     db.session.flush()
     return item
+
+
+@dataclass
+class Team:
+    org: Organization
+    boss: User
+    manager: User
+    rep: User
+    junior: User
+    peer: User
+    outsider: User
+
+
+def make_team(org: Organization | None = None, *, time_zone: str = "Europe/Berlin") -> Team:
+    """A reporting line around `rep`: boss > manager > rep > junior, a peer of rep, and an outsider elsewhere."""
+    org = org or make_org()
+    boss = make_user(org, "Bea Boss", is_admin=True, time_zone=time_zone)
+    manager = make_user(org, "Max Manager", boss, time_zone=time_zone)
+    rep = make_user(org, "Rita Rep", manager, time_zone=time_zone)
+    junior = make_user(org, "Jo Junior", rep, time_zone=time_zone)
+    peer = make_user(org, "Pat Peer", manager, time_zone=time_zone)
+    outsider = make_user(make_org("Other Corp"), "Olga Outsider", time_zone=time_zone)
+    return Team(org, boss, manager, rep, junior, peer, outsider)
+
+
+def set_status(item, actor: User | None = None, status: str = "done", **fields):
+    """Complete, drop (pass drop_reason) or reopen an item through the service, as the API would."""
+    items.update_item(db.session, actor or item.owner, item.id, ["*"], {"status": status, **fields})
+    db.session.flush()
+    return item
+
+
+def make_invitation(inviter: User, email: str = "new.rep@example.test", name: str = "Nia New", **fields) -> str:
+    """An invitation from `inviter`; returns the token that accepts it."""
+    _invitation, token = people.invite(db.session, inviter, {"email": email, "name": name, **fields})
+    db.session.flush()
+    return token

@@ -3,7 +3,7 @@ from flask import session
 from flask_login import current_user, login_user, logout_user
 from flask_smorest import Blueprint
 
-from webapp.auth.guard import csrf_token, start_session
+from webapp.auth.guard import csrf_token, renew_session, start_session
 from webapp.extensions import db
 from webapp.schemas import LoginIn, MeIn, OrganizationCreatedOut, OrganizationIn, SessionOut, UserOut
 from webapp.services import people
@@ -70,5 +70,5 @@ def update_me(data):
     password_changed = people.update_me(db.session, user, data)
     db.session.commit()
     if password_changed:
-        start_session(user)
+        renew_session(user)
     return user

@@ -49,6 +49,13 @@ def start_session(user: User) -> str:
     return session["csrf_token"]
 
 
+def renew_session(user: User) -> None:
+    """Re-issue this session for the user's new epoch (after a password change), keeping its CSRF token."""
+    token = csrf_token()
+    start_session(user)
+    session["csrf_token"] = token
+
+
 def csrf_token() -> str:
     if "csrf_token" not in session:
         session["csrf_token"] = secrets.token_urlsafe(32)
