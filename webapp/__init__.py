@@ -32,6 +32,8 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     login_manager.init_app(app)
     login_manager.login_view = "pages.login"
+    # Phones change networks all day, so sessions are not tied to IP; Plate uses no "fresh login" checks.
+    login_manager.session_protection = None
     api.init_app(app)
     guard.init_app(app)
 

@@ -21,10 +21,13 @@ def load_config(instance_path: str, secret_key: str | None = None) -> dict:
     return {
         "SECRET_KEY": secret_key or env.get("PLATE_SECRET_KEY") or _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # A liveness ping per checkout only where the server can go away under us (not SQLite).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": not database_url.startswith("sqlite")},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "PERMANENT_SESSION_LIFETIME": 60 * 60 * 24 * 30,
+        # The 30 days slide once a day (auth/guard.py), not by re-signing the cookie on every response.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         # flask-smorest / OpenAPI
         "API_TITLE": "Plate API",

@@ -17,7 +17,7 @@ class BadCredentials(DomainError):
 
 
 @blp.post("/organizations")
-@blp.arguments(OrganizationIn)
+@blp.arguments(OrganizationIn())
 @blp.response(201, OrganizationCreatedOut)
 def create_organization(data):
     """Start a new organization; its first person becomes its admin and is logged in."""
@@ -37,7 +37,7 @@ def get_session():
 
 
 @blp.post("/session")
-@blp.arguments(LoginIn)
+@blp.arguments(LoginIn())
 @blp.response(200, SessionOut)
 def log_in(data):
     """Log in with email and password."""
@@ -62,7 +62,7 @@ def get_me():
 
 
 @blp.patch("/me")
-@blp.arguments(MeIn)
+@blp.arguments(MeIn())
 @blp.response(200, UserOut)
 def update_me(data):
     """Change your name, time zone or password (with current_password); a new password ends other sessions."""

@@ -12,7 +12,7 @@ blp = Blueprint("invitations", __name__, url_prefix="/api/v1/invitations", descr
 
 
 @blp.post("")
-@blp.arguments(InvitationIn)
+@blp.arguments(InvitationIn())
 @blp.response(201, InvitationOut)
 def create_invitation(data):
     """Invite someone by email; they report to `manager_id`, by default to you. Valid for 7 days, once."""
@@ -23,7 +23,7 @@ def create_invitation(data):
 
 
 @blp.post("/<token>/accept")
-@blp.arguments(AcceptIn)
+@blp.arguments(AcceptIn())
 @blp.response(201, UserEnvelopeOut)
 def accept_invitation(data, token):
     """Create your account from an invitation and log in; 404 unknown, 410 used or expired."""

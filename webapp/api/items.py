@@ -23,7 +23,7 @@ def _if_match() -> list[str] | None:
 
 @blp.post("")
 @idempotent
-@blp.arguments(ItemIn)
+@blp.arguments(ItemIn())
 @blp.response(201, ItemOut)
 def create_item(data):
     """Add an item to a plate. Send `Idempotency-Key` so a retried request creates it only once."""
@@ -39,7 +39,7 @@ def get_item(item_id):
 
 
 @blp.patch("/<int:item_id>")
-@blp.arguments(ItemPatchIn)
+@blp.arguments(ItemPatchIn())
 @blp.response(200, ItemOut)
 def update_item(data, item_id):
     """Edit, complete, drop (with drop_reason), reopen or reassign; needs If-Match with the ETag."""
@@ -49,7 +49,7 @@ def update_item(data, item_id):
 
 
 @blp.post("/<int:item_id>/move")
-@blp.arguments(MoveIn)
+@blp.arguments(MoveIn())
 @blp.response(200, ItemOut)
 def move_item(data, item_id):
     """Place the item directly before or after another open item of the same plate."""

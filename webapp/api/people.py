@@ -1,7 +1,9 @@
 """People of the organization, the reporting line and their plates."""
+from flask import Response, request
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from webapp.api import plate_cache
 from webapp.extensions import db
 from webapp.schemas import PersonPatchIn, PersonRowOut, PlateOut, PlateQuery
 from webapp.services import items, people
@@ -17,7 +19,7 @@ def list_people():
 
 
 @blp.patch("/<int:person_id>")
-@blp.arguments(PersonPatchIn)
+@blp.arguments(PersonPatchIn())
 @blp.response(200, PersonRowOut)
 def update_person(data, person_id):
     """Admins: set someone's manager (no cycles) or admin right."""
@@ -27,8 +29,23 @@ def update_person(data, person_id):
 
 
 @blp.get("/<int:person_id>/plate")
-@blp.arguments(PlateQuery, location="query")
+@blp.arguments(PlateQuery(), location="query")
 @blp.response(200, PlateOut)
+@blp.alt_response(304, description="Not modified: the plate still matches If-None-Match")
 def get_plate(query, person_id):
-    """A person's plate: open items in plate order, done/dropped newest first; paginated by cursor."""
-    return items.plate(db.session, current_user, person_id, query["status"], query["limit"], query.get("cursor"))
+    """A person's plate: open items in plate order, done/dropped newest first; paginated by cursor.
+
+    Answers with an ETag; send it back in If-None-Match to get 304 when nothing changed.
+    """
+    owner = items.plate_owner(db.session, current_user, person_id)
+    key = plate_cache.plate_key(owner, query)
+    etag = plate_cache.etag_for(key)
+    if etag in request.if_none_match:
+        return Response(status=304, headers={"ETag": f'"{etag}"'})
+
+    def render():
+        page = items.plate(db.session, owner, query["status"], query["limit"], query.get("cursor"))
+        return PlateOut().dump(page)
+
+    body = plate_cache.rendered_plate(key, render)
+    return Response(body, mimetype="application/json", headers={"ETag": f'"{etag}"'})

@@ -1,5 +1,6 @@
 """Authentication and CSRF for every API request, checked in this one place before any view runs."""
 import hmac
+from webapp.clock import now
 import secrets
 
 from flask import request, session
@@ -56,14 +57,29 @@ def renew_session(user: User) -> None:
     session["csrf_token"] = token
 
 
+def renew_session(user: User) -> None:
+    """Re-issue this session for the user's new epoch (after a password change), keeping its CSRF token."""
+    token = csrf_token()
+    start_session(user)
+    session["csrf_token"] = token
+
+
 def csrf_token() -> str:
     if "csrf_token" not in session:
         session["csrf_token"] = secrets.token_urlsafe(32)
     return session["csrf_token"]
 
 
+def slide_session_expiry() -> None:
+    """Renew a logged-in session's cookie once per day of use, so active people stay logged in."""
+    today = now().date().toordinal()
+    if session.get("_user_id") and session.get("renewed") != today:
+        session["renewed"] = today
+
+
 def guard_api_request() -> None:
     """Reject anonymous calls with 401, then unsafe calls without the session's CSRF token with 403."""
+    slide_session_expiry()
     if not request.path.startswith("/api/") or request.endpoint is None:
         return
     if request.endpoint not in PUBLIC_ENDPOINTS and not current_user.is_authenticated:

@@ -33,6 +33,9 @@ class User(UserMixin, db.Model):
     is_admin: Mapped[bool] = mapped_column(default=False)
     # Bumped on password change: sessions carrying an older epoch are logged out.
     session_epoch: Mapped[int] = mapped_column(default=0)
+    # Bumped with every change that alters how this person's plate reads, in the same
+    # transaction: rendered plates are cached under it (webapp/api/plate_cache.py).
+    plate_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     organization: Mapped[Organization] = relationship()

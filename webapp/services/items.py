@@ -13,7 +13,7 @@ from webapp.auth import permissions
 from webapp.clock import now
 from webapp.models import PRIORITIES, Item, ItemEvent, User
 from webapp.services.errors import Forbidden, Invalid, NotFound, PreconditionFailed, PreconditionRequired
-from webapp.services.people import get_person
+from webapp.services.people import get_person, touch_plates
 
 GAP = 1024.0
 PRIORITY_RANK = {priority: rank for rank, priority in enumerate(PRIORITIES)}
@@ -144,6 +144,7 @@ def add_item(session: Session, actor: User, data: dict) -> Item:
     session.flush()
     fields = {"title": item.title, "owner_id": owner.id, "priority": priority, "urgent": item.urgent, "due_on": item.due_on}
     _record(session, item, actor, "created", {k: (None, v) for k, v in fields.items()}, at)
+    touch_plates(session, [owner.id])
     return item
 
 
@@ -226,6 +227,7 @@ def update_item(session: Session, actor: User, item_id: int, if_match: list[str]
     item.version += 1
     item.updated_at = at
     _record(session, item, actor, action or "updated", changes, at)
+    touch_plates(session, {item.owner_id, *(changes.get("owner_id") or ())})
     return item
 
 
@@ -243,6 +245,7 @@ def move_item(session: Session, actor: User, item_id: int, data: dict) -> Item:
     anchor = {k: v for k, v in data.items() if k in ("before_id", "after_id") and v is not None}
     _record(session, item, actor, "moved", {"position": (old, item.position), **{k: (None, v) for k, v in anchor.items()}},
             item.updated_at)
+    touch_plates(session, [item.owner_id])
     return item
 
 
@@ -289,11 +292,16 @@ def _decode_cursor(cursor: str, columns) -> tuple:
         raise Invalid("cursor", "This cursor is not valid for this list; start again without it.") from None
 
 
-def plate(session: Session, actor: User, person_id: int, status: str, limit: int, cursor: str | None) -> PlatePage:
-    """One page of a person's plate, read in a single query."""
+def plate_owner(session: Session, actor: User, person_id: int) -> User:
+    """The person whose plate the actor asks for, if the actor may see it."""
     person = get_person(session, actor, person_id)
     if not permissions.may_view_plate(session, actor, person):
         raise Forbidden(f"Only {person.name} and their managers may see this plate.")
+    return person
+
+
+def plate(session: Session, person: User, status: str, limit: int, cursor: str | None) -> PlatePage:
+    """One page of a person's plate (see plate_owner for who may read it), in a single query."""
     columns, newest_first = _PLATE_ORDER[status]
     query = select(Item).where(Item.owner_id == person.id)
     if status != "all":

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from functools import cache
 from zoneinfo import available_timezones
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -80,10 +80,14 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 def update_me(session: Session, user: User, data: dict) -> bool:
     """Apply a profile change; True when the password changed (other sessions must end)."""
-    if "name" in data:
+    if "name" in data and data["name"].strip() != user.name:
         user.name = data["name"].strip()
-    if "time_zone" in data:
+        # Items show their owner's and creator's names: every plate holding such an item changes.
+        touch_plates(session, select(Item.owner_id).where(Item.created_by_id == user.id).distinct())
+        touch_plates(session, [user.id])
+    if "time_zone" in data and data["time_zone"] != user.time_zone:
         user.time_zone = check_time_zone(data["time_zone"])
+        touch_plates(session, [user.id])  # "overdue" is judged by the owner's local date
     if "password" not in data:
         if "current_password" in data:
             raise Invalid("password", "Send the new password along with current_password.")
@@ -93,6 +97,14 @@ def update_me(session: Session, user: User, data: dict) -> bool:
     user.password_hash = generate_password_hash(check_password(data["password"], user.email))
     user.session_epoch += 1
     return True
+
+
+def touch_plates(session: Session, owner_ids) -> None:
+    """Mark plates as changed (ids or a SELECT of ids), so cached renderings of them are not served."""
+    session.execute(
+        update(User).where(User.id.in_(owner_ids)).values(plate_version=User.plate_version + 1),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def get_person(session: Session, actor: User, person_id: int) -> User:

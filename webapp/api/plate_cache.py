@@ -1,0 +1,42 @@
+"""Rendered plates, cached per worker under the owner's plate_version.
+
+A plate is read far more often than it changes. Every change to it bumps
+`User.plate_version` in the same transaction, and "overdue" depends on the owner's
+local date, so (owner, version, local date, query) names one exact rendering; the
+cache never needs invalidating, and old versions simply age out of the LRU.
+"""
+import hashlib
+from threading import Lock
+
+from cachetools import LRUCache
+from flask import current_app
+
+from webapp.clock import local_today
+from webapp.models import User
+
+
+
+def _store() -> tuple[LRUCache, Lock]:
+    """The app's own cache (a fresh app, e.g. on a restored database, starts empty)."""
+    return current_app.extensions.setdefault("plate_cache", (LRUCache(maxsize=2048), Lock()))
+
+
+def plate_key(owner: User, query: dict) -> tuple:
+    return (owner.id, owner.plate_version, local_today(owner.time_zone).isoformat(),
+            query["status"], query["limit"], query.get("cursor"))
+
+
+def etag_for(key: tuple) -> str:
+    return hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest()
+
+
+def rendered_plate(key: tuple, render) -> bytes:
+    """The JSON bytes for `key`, rendering them with `render()` on a miss."""
+    renderings, lock = _store()
+    with lock:
+        body = renderings.get(key)
+    if body is None:
+        body = current_app.json.dumps(render()).encode() + b"\n"
+        with lock:
+            renderings[key] = body
+    return body
