@@ -5,6 +5,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from webapp.clock import local_today
 from webapp.models import PRIORITIES, STATUSES
+from webapp.models.types import MAX_ID
 
 
 class UTCInstant(fields.DateTime):
@@ -26,10 +27,30 @@ class InSchema(Schema):
         unknown = RAISE
 
 
-Name = lambda **kw: fields.String(validate=[validate.Length(min=1, max=200), not_blank], **kw)  # noqa: E731
+class String(fields.String):
+    """A JSON string without NUL characters (PostgreSQL cannot store them)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in value:
+            raise ValidationError("Must not contain NUL characters.")
+        return value
+
+
+class Boolean(fields.Boolean):
+    """JSON true or false only: "yes", 1 or "false" are mistakes, not booleans."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+Name = lambda **kw: String(validate=[validate.Length(min=1, max=200), not_blank], **kw)  # noqa: E731
 Email = lambda **kw: fields.Email(validate=validate.Length(max=254), **kw)  # noqa: E731
-Password = lambda **kw: fields.String(validate=validate.Length(max=1024), **kw)  # noqa: E731
-TimeZone = lambda **kw: fields.String(validate=validate.Length(min=1, max=64), **kw)  # noqa: E731
+Password = lambda **kw: String(validate=validate.Length(max=1024), **kw)  # noqa: E731
+TimeZone = lambda **kw: String(validate=validate.Length(min=1, max=64), **kw)  # noqa: E731
+Id = lambda **kw: fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kw)  # noqa: E731
 
 
 # --- people -------------------------------------------------------------------------------
@@ -84,7 +105,7 @@ class OrganizationCreatedOut(Schema):
 
 
 class LoginIn(InSchema):
-    email = fields.String(required=True, validate=validate.Length(max=254))
+    email = String(required=True, validate=validate.Length(max=254))
     password = Password(required=True)
 
 
@@ -103,8 +124,8 @@ class MeIn(InSchema):
 class InvitationIn(InSchema):
     email = Email(required=True)
     name = Name(required=True)
-    manager_id = fields.Integer(allow_none=True)
-    is_admin = fields.Boolean()
+    manager_id = Id(allow_none=True)
+    is_admin = Boolean()
 
 
 class InvitationOut(Schema):
@@ -126,8 +147,8 @@ class UserEnvelopeOut(Schema):
 
 
 class PersonPatchIn(InSchema):
-    manager_id = fields.Integer(allow_none=True)
-    is_admin = fields.Boolean()
+    manager_id = Id(allow_none=True)
+    is_admin = Boolean()
 
 
 # --- items --------------------------------------------------------------------------------
@@ -139,7 +160,7 @@ class ItemOut(Schema):
     owner = fields.Nested(PersonRef)
     created_by = fields.Nested(PersonRef)
     priority = fields.String()
-    urgent = fields.Boolean()
+    urgent = Boolean()
     due_on = fields.Date(allow_none=True)
     overdue = fields.Method("_overdue")
     status = fields.String()
@@ -156,28 +177,28 @@ class ItemOut(Schema):
 
 
 class PlacementIn(InSchema):
-    before_id = fields.Integer(allow_none=True)
-    after_id = fields.Integer(allow_none=True)
+    before_id = Id(allow_none=True)
+    after_id = Id(allow_none=True)
 
 
 class ItemIn(PlacementIn):
-    owner_id = fields.Integer(required=True)
+    owner_id = Id(required=True)
     title = Name(required=True)
-    notes = fields.String(validate=validate.Length(max=10_000))
+    notes = String(validate=validate.Length(max=10_000))
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
-    urgent = fields.Boolean()
+    urgent = Boolean()
     due_on = fields.Date(allow_none=True)
 
 
 class ItemPatchIn(InSchema):
     title = Name()
-    notes = fields.String(validate=validate.Length(max=10_000))
+    notes = String(validate=validate.Length(max=10_000))
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
-    urgent = fields.Boolean()
+    urgent = Boolean()
     due_on = fields.Date(allow_none=True)
     status = fields.String(validate=validate.OneOf(STATUSES))
-    drop_reason = fields.String(validate=validate.Length(max=500))
-    owner_id = fields.Integer()
+    drop_reason = String(validate=validate.Length(max=500))
+    owner_id = Id()
 
 
 class MoveIn(PlacementIn):
@@ -187,7 +208,7 @@ class MoveIn(PlacementIn):
 class PlateQuery(InSchema):
     status = fields.String(load_default="open", validate=validate.OneOf((*STATUSES, "all")))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(validate=validate.Length(max=500))
+    cursor = String(validate=validate.Length(max=500))
 
 
 class PlateOut(Schema):

@@ -27,7 +27,7 @@ def _fingerprint() -> str:
 
 def _replay(record: IdempotentRequest, fingerprint: str) -> Response:
     if not hmac.compare_digest(record.fingerprint, fingerprint):
-        raise Invalid("Idempotency-Key", "This Idempotency-Key was already used for a different request.")
+        raise Invalid("Idempotency-Key", "This Idempotency-Key was already used for a different request.", "headers")
     response = Response(record.body, status=record.status_code, headers=record.headers)
     response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -58,7 +58,7 @@ def idempotent(view):
             db.session.commit()
             return response
         if not 1 <= len(key) <= 255:
-            raise Invalid("Idempotency-Key", "Use a key of 1 to 255 characters, such as a UUID.")
+            raise Invalid("Idempotency-Key", "Use a key of 1 to 255 characters, such as a UUID.", "headers")
         fingerprint = _fingerprint()
         if (record := _remembered(key)) is not None:
             return _replay(record, fingerprint)

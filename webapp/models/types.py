@@ -4,6 +4,9 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+# Ids are INTEGER columns: 32-bit on PostgreSQL. Larger numbers name nothing and must not reach the driver.
+MAX_ID = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator):
     """Stores naive UTC in every database and hands back aware UTC instants."""

@@ -43,5 +43,5 @@ class Invalid(DomainError):
 
     status = 422
 
-    def __init__(self, field: str, message: str):
-        super().__init__(message, errors={"json": {field: [message]}})
+    def __init__(self, field: str, message: str, location: str = "json"):
+        super().__init__(message, errors={location: {field: [message]}})

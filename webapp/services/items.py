@@ -2,6 +2,7 @@
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from webapp.auth import permissions
 from webapp.clock import now
 from webapp.models import PRIORITIES, Item, ItemEvent, User
+from webapp.models.types import MAX_ID
 from webapp.services.errors import Forbidden, Invalid, NotFound, PreconditionFailed, PreconditionRequired
 from webapp.services.people import get_person, touch_plates
 
@@ -150,7 +152,7 @@ def add_item(session: Session, actor: User, data: dict) -> Item:
 
 def get_item(session: Session, actor: User, item_id: int) -> Item:
     """An item the actor may see; any other answers as if it did not exist."""
-    item = session.get(Item, item_id)
+    item = session.get(Item, item_id) if 0 < item_id <= MAX_ID else None
     if item is None or item.organization_id != actor.organization_id or not permissions.may_view_item(session, actor, item):
         raise NotFound("No such item.")
     return item
@@ -278,18 +280,20 @@ def _encode_cursor(item: Item, columns) -> str:
 
 
 def _decode_cursor(cursor: str, columns) -> tuple:
+    """The (sort value, id) a cursor holds, checked as strictly as any other input: it comes from the client."""
     try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        first, item_id = raw
+        first, item_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if columns[0].key in ("completed_at", "dropped_at", "updated_at"):
             first = datetime.fromisoformat(first)
-        elif not isinstance(first, int | float):
+            if first.tzinfo is None:
+                raise ValueError(first)
+        elif isinstance(first, bool) or not isinstance(first, int | float) or not math.isfinite(first):
             raise ValueError(first)
-        if not isinstance(item_id, int):
+        if isinstance(item_id, bool) or not isinstance(item_id, int) or not 0 < item_id <= MAX_ID:
             raise ValueError(item_id)
         return first, item_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise Invalid("cursor", "This cursor is not valid for this list; start again without it.") from None
+    except (ValueError, TypeError, binascii.Error):
+        raise Invalid("cursor", "This cursor is not valid for this list; start again without it.", "query") from None
 
 
 def plate_owner(session: Session, actor: User, person_id: int) -> User:

@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from webapp.auth import permissions
 from webapp.clock import local_today, now
 from webapp.models import Invitation, Item, Organization, User
+from webapp.models.types import MAX_ID
 from webapp.services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 
 MIN_PASSWORD_LENGTH = 10
@@ -109,7 +110,7 @@ def touch_plates(session: Session, owner_ids) -> None:
 
 def get_person(session: Session, actor: User, person_id: int) -> User:
     """A person of the actor's organization; anyone else does not exist."""
-    person = session.get(User, person_id)
+    person = session.get(User, person_id) if 0 < person_id <= MAX_ID else None
     if person is None or person.organization_id != actor.organization_id:
         raise NotFound("No such person.")
     return person
