@@ -4,7 +4,7 @@ import binascii
 import json
 import math
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select, tuple_, update
@@ -111,7 +111,10 @@ def _position_for(session: Session, owner: User, priority: str, data: dict, item
 # --- history ---------------------------------------------------------------------------
 
 def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    """A changed field's value as the API shows it: dates ISO, instants ISO 8601 UTC with Z."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    if isinstance(value, date):
         return value.isoformat()
     return value
 
@@ -275,7 +278,8 @@ class PlatePage:
 
 
 def _encode_cursor(item: Item, columns) -> str:
-    values = [_json_value(getattr(item, column.key)) for column in columns]
+    values = [getattr(item, column.key) for column in columns]
+    values = [value.isoformat() if isinstance(value, datetime) else value for value in values]  # full precision
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
