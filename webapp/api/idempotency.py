@@ -62,8 +62,14 @@ def idempotent(view):
         fingerprint = _fingerprint()
         if (record := _remembered(key)) is not None:
             return _replay(record, fingerprint)
+        # Only an expired record may go: a fresh one committed since the look-up above is a
+        # concurrent repeat's, and the unique index must make this request replay it.
         db.session.execute(
-            delete(IdempotentRequest).where(IdempotentRequest.user_id == current_user.id, IdempotentRequest.key == key)
+            delete(IdempotentRequest).where(
+                IdempotentRequest.user_id == current_user.id,
+                IdempotentRequest.key == key,
+                IdempotentRequest.created_at <= now() - KEEP_FOR,
+            )
         )
         record = IdempotentRequest(user_id=current_user.id, key=key, fingerprint=fingerprint)
         db.session.add(record)

@@ -1,0 +1,103 @@
+// The Add sheet: one tap from every page; adding to someone else's plate shows what is already on it.
+import { get } from "./api.js";
+import { dueLabel, presetDate } from "./format.js";
+import { applyPending, enqueue, pending } from "./outbox.js";
+import { addableOwners, person, session, zoneOf } from "./store.js";
+import { h, openSheet, showFormError, toast } from "./ui.js";
+
+const sheet = () => document.getElementById("add-sheet");
+
+export function openAddSheet(ownerId) {
+  const dialog = sheet();
+  const form = dialog.querySelector("form");
+  form.reset();
+  showFormError(form, "");
+  const owners = addableOwners();
+  const preferred = owners.some((o) => o.id === ownerId) ? ownerId : session.user.id;
+  form.owner_id.replaceChildren(...owners.map((o) => h("option", { value: o.id, selected: o.id === preferred }, o.label)));
+  form.owner_id.onchange = () => showPlacement(form);
+  form.priority.forEach?.((radio) => { radio.onchange = () => showPlacement(form, false); });
+  dialog.querySelectorAll('input[name="due"]').forEach((radio) => {
+    radio.onchange = () => {
+      const pick = form.due.value === "pick";
+      dialog.querySelector("#add-due-pick").hidden = !pick;
+      if (pick) form.due_on.focus();
+    };
+  });
+  dialog.querySelector("#add-due-pick").hidden = true;
+  form.onsubmit = (event) => submit(event, form);
+  showPlacement(form);
+  openSheet(dialog);
+  form.title.focus();
+}
+
+let placementFor = null;
+let placementItems = [];
+
+/** Someone else's plate: list their open items so the new one is placed among them, deliberately. */
+async function showPlacement(form, reload = true) {
+  const ownerId = Number(form.owner_id.value);
+  const box = form.querySelector("#add-placement");
+  if (ownerId === session.user.id) {
+    box.hidden = true;
+    placementFor = null;
+    return;
+  }
+  box.hidden = false;
+  box.querySelector("[data-owner-name]").textContent = person(ownerId)?.name.split(" ")[0] || "their";
+  const list = box.querySelector("[data-placement-list]");
+  if (reload || placementFor !== ownerId) {
+    placementFor = ownerId;
+    list.replaceChildren(h("p", { class: "hint" }, "Loading their plate…"));
+    try {
+      const plate = await get(`/people/${ownerId}/plate?status=open&limit=200`);
+      if (placementFor !== ownerId) return;
+      placementItems = applyPending(plate.items, await pending(), { ownerId, status: "open" });
+    } catch (error) {
+      placementItems = [];
+      list.replaceChildren(h("p", { class: "hint" }, "Their plate is not available offline; it goes where its priority puts it."));
+      return;
+    }
+  }
+  const priority = form.querySelector('input[name="priority"]:checked').value;
+  const option = (value, label, extra, checked = false) => h("label", { class: "slot" },
+    h("input", { type: "radio", name: "placement", value, checked }), h("span", {}, label, extra || ""));
+  const zone = zoneOf(ownerId);
+  const rows = placementItems.map((item) => {
+    const due = dueLabel(item.due_on, zone);
+    return option(`before:${item.id}`, `Above “${item.title}”`,
+      h("small", {}, ` ${item.priority}${item.urgent ? " · urgent" : ""}${due ? ` · ${due.text}` : ""}`));
+  });
+  const last = placementItems.at(-1);
+  list.replaceChildren(
+    option("", `Where ${priority} priority puts it`, placementItems.length ? "" : h("small", {}, " (their plate is empty)"), true),
+    ...rows,
+    last ? option(`after:${last.id}`, "At the very bottom") : "");
+}
+
+async function submit(event, form) {
+  event.preventDefault();
+  const title = form.title.value.trim();
+  if (!title) {
+    showFormError(form, "What needs doing?");
+    form.title.focus();
+    return;
+  }
+  const ownerId = Number(form.owner_id.value);
+  const preset = form.due.value;
+  const dueOn = preset === "pick" ? form.due_on.value || null : presetDate(preset, zoneOf(ownerId));
+  const body = { owner_id: ownerId, title, priority: form.querySelector('input[name="priority"]:checked').value,
+                 urgent: form.urgent.checked };
+  if (dueOn) body.due_on = dueOn;
+  if (form.notes.value.trim()) body.notes = form.notes.value;
+  const placement = form.querySelector('input[name="placement"]:checked')?.value;
+  if (ownerId !== session.user.id && placement) {
+    const [where, id] = placement.split(":");
+    body[where === "before" ? "before_id" : "after_id"] = /^\d+$/.test(id) ? Number(id) : id;
+  }
+  const owner = person(ownerId);
+  sheet().close();
+  await enqueue({ kind: "add", body, owner: { id: ownerId, name: owner?.name || "" },
+                  createdBy: { id: session.user.id, name: session.user.name } });
+  toast(ownerId === session.user.id ? "Added to your plate." : `Added to ${owner?.name.split(" ")[0]}'s plate.`);
+}

@@ -1,0 +1,184 @@
+// The signed-in app: pick the page's view from the path, keep it in step with the outbox and the network.
+import { openAddSheet } from "./addsheet.js";
+import { clockIn } from "./format.js";
+import { dismiss, onChange, pending, replay, resolveConflict, useAccount } from "./outbox.js";
+import { loadPeople, loadSession, session } from "./store.js";
+import { banner, h, openSheet } from "./ui.js";
+import { itemView } from "./views/item.js";
+import { plateView } from "./views/plate.js";
+import { settingsView } from "./views/settings.js";
+import { teamView } from "./views/team.js";
+
+const main = document.getElementById("main");
+let view = null;
+
+function route(path) {
+  let match;
+  if ((match = path.match(/^\/people\/(\d+)\/?$/))) return plateView(Number(match[1]));
+  if ((match = path.match(/^\/items\/(\d+)\/?$/))) return itemView(Number(match[1]));
+  if (path.startsWith("/team")) return teamView();
+  if (path.startsWith("/settings")) return settingsView();
+  return plateView(session.user.id);
+}
+
+async function render() {
+  if (!view) return;
+  view.render(main, await pending());
+  document.getElementById("page-title").textContent = view.title;
+  document.title = `${view.title} · Plate`;
+  const back = document.getElementById("back-link");
+  back.hidden = !view.back;
+  if (view.back) back.href = view.back;
+  main.setAttribute("aria-busy", "false");
+  document.body.dataset.ready = "true";
+}
+
+async function reload() {
+  await Promise.all([loadPeople().catch(() => {}), view.load()]);
+  await render();
+}
+
+function markNavigation() {
+  const section = location.pathname.startsWith("/team") || location.pathname.startsWith("/people/") ? "team"
+    : location.pathname.startsWith("/settings") ? "settings" : location.pathname.startsWith("/items/") ? "" : "plate";
+  document.querySelectorAll("[data-nav]").forEach((link) => {
+    if (link.dataset.nav === section) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  });
+}
+
+// --- freshness: "offline · last updated 10:42" ---------------------------------------------
+
+let oldestCopy = null;
+window.addEventListener("plate:freshness", ({ detail }) => {
+  if (detail.fromCache) {
+    oldestCopy = Math.min(oldestCopy ?? Infinity, detail.fetchedAt ?? Infinity);
+    const at = Number.isFinite(oldestCopy) ? ` · last updated ${clockIn(undefined, new Date(oldestCopy))}` : "";
+    banner("offline", `Offline${at}`, "offline");
+  } else if (navigator.onLine) {
+    oldestCopy = null;
+    banner("offline", null);
+  }
+});
+window.addEventListener("offline", () => { if (!document.querySelector('[data-banner="offline"]')) banner("offline", "Offline", "offline"); });
+window.addEventListener("online", async () => {
+  banner("offline", null);
+  oldestCopy = null;
+  await replay();
+  if (view) await reload();
+});
+
+// --- the outbox: state in the app bar, conflicts and refusals shown to the person ----------
+
+async function showSyncState() {
+  const ops = await pending();
+  const waiting = ops.length;
+  document.getElementById("sync-state").textContent = waiting ? `${waiting} to sync` : "";
+  const stuck = ops.find((op) => op.state !== "pending");
+  if (!stuck) {
+    banner("outbox", null);
+    return;
+  }
+  if (stuck.state === "conflict") {
+    showConflict(stuck);
+    banner("outbox", h("span", {}, "An edit clashed with someone else's. ",
+      h("button", { type: "button", class: "link", onclick: () => showConflict(stuck) }, "Choose a version")), "warning");
+  } else {
+    banner("outbox", h("span", {}, `Not saved: ${stuck.error.message} `,
+      h("button", { type: "button", class: "link", onclick: () => dismiss(stuck) }, "Dismiss")), "error");
+  }
+}
+
+const FIELD_LABELS = { title: "Title", notes: "Notes", priority: "Priority", urgent: "Urgent", due_on: "Due",
+                       status: "Status", drop_reason: "Drop reason", owner_id: "Owner" };
+const show = (value) => (value === null || value === undefined || value === "" ? "—" : value === true ? "yes" : value === false ? "no" : String(value));
+
+function showConflict(op) {
+  const sheet = document.getElementById("conflict-sheet");
+  const current = op.error.current || {};
+  const rows = Object.keys(op.body).map((field) => h("tr", {},
+    h("th", { scope: "row" }, FIELD_LABELS[field] || field),
+    h("td", {}, show(op.body[field])),
+    h("td", {}, show(field === "owner_id" ? current.owner?.id : current[field]))));
+  sheet.querySelector("[data-compare]").replaceChildren(
+    h("p", { class: "compare-title" }, current.title || ""),
+    h("table", {}, h("thead", {}, h("tr", {}, h("td"), h("th", { scope: "col" }, "Yours"), h("th", { scope: "col" }, "Now on the server"))),
+      h("tbody", {}, rows)));
+  sheet.querySelectorAll("[data-keep]").forEach((button) => {
+    button.onclick = async () => {
+      sheet.close();
+      await resolveConflict(op, button.dataset.keep);
+      await reload();
+    };
+  });
+  openSheet(sheet);
+}
+
+window.addEventListener("plate:replayed", async ({ detail }) => {
+  await showSyncState();
+  if (detail?.sent && view) await reload();
+  if (detail?.status === "logged-out") {
+    banner("outbox", h("span", {}, "Log in again to send your changes. ", h("a", { href: `/login?next=${encodeURIComponent(location.pathname)}` }, "Log in")), "warning");
+  }
+});
+
+onChange(async (message) => {
+  await render();
+  await showSyncState();
+  if (message.settled && view) reload(); // another tab or the service worker sent something
+});
+window.addEventListener("plate:rerender", render);
+
+// --- the service worker: offline shell, and "update available" ----------------------------
+
+function offerUpdate(registration) {
+  banner("update", h("span", {}, "A new version of Plate is ready. ",
+    h("button", { type: "button", class: "link", onclick: () => registration.waiting?.postMessage({ type: "skip-waiting" }) }, "Update")), "info");
+}
+
+async function registerServiceWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  const hadController = Boolean(navigator.serviceWorker.controller);
+  const registration = await navigator.serviceWorker.register("/sw.js", { scope: "/" });
+  if (registration.waiting && hadController) offerUpdate(registration);
+  registration.addEventListener("updatefound", () => {
+    const worker = registration.installing;
+    worker?.addEventListener("statechange", () => {
+      if (worker.state === "installed" && navigator.serviceWorker.controller) offerUpdate(registration);
+    });
+  });
+  navigator.serviceWorker.addEventListener("controllerchange", () => {
+    if (hadController) location.reload(); // the person asked for the update
+    else if (view) reload(); // first install: read again through the worker, so this page works offline
+  });
+}
+
+// --- start ----------------------------------------------------------------------------------
+
+async function start() {
+  registerServiceWorker().catch(() => {});
+  let user;
+  try {
+    user = await loadSession();
+  } catch (error) {
+    main.replaceChildren(h("div", { class: "empty" }, h("p", {}, "You are offline, and this device has no copy of your plate yet."),
+      h("p", { class: "hint" }, "Open Plate once with a connection; after that it works offline.")));
+    main.setAttribute("aria-busy", "false");
+    return;
+  }
+  if (!user) {
+    location.replace(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+    return;
+  }
+  useAccount(user.id);
+  markNavigation();
+  view = route(location.pathname);
+  document.getElementById("add-button").addEventListener("click", () => openAddSheet(view?.ownerId));
+  await Promise.all([loadPeople().catch(() => {}), view.load()]);
+  await render();
+  await showSyncState();
+  if (!navigator.onLine) banner("offline", "Offline", "offline");
+  await replay(); // whatever is left from last time goes out now
+}
+
+start();

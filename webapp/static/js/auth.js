@@ -1,0 +1,54 @@
+// Log in, sign up, accept an invitation, log out: the pages before (and after) a session.
+import { post } from "./api.js";
+import { browserTimeZone } from "./format.js";
+import { loadSession, logOut } from "./store.js";
+import { errorText, showFormError } from "./ui.js";
+import { timeZoneOptions } from "./views/settings.js";
+
+const main = document.getElementById("main");
+const form = document.getElementById("auth-form");
+
+function nextPage() {
+  const next = new URLSearchParams(location.search).get("next") || "/";
+  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
+}
+
+const submitters = {
+  login: () => post("/session", { email: form.email.value.trim(), password: form.password.value }),
+  signup: () => post("/organizations", {
+    name: form.organization.value.trim(),
+    admin: { name: form.name.value.trim(), email: form.email.value.trim(), password: form.password.value, time_zone: form.time_zone.value },
+  }),
+  invite: () => post(`/invitations/${encodeURIComponent(main.dataset.token)}/accept`, {
+    ...(form.name.value.trim() ? { name: form.name.value.trim() } : {}),
+    password: form.password.value, time_zone: form.time_zone.value,
+  }),
+};
+
+if (form) {
+  form.querySelectorAll("[data-time-zone]").forEach((select) => timeZoneOptions(select, browserTimeZone()));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showFormError(form, "");
+    const invalid = [...form.elements].find((field) => field.willValidate && !field.checkValidity());
+    if (invalid) {
+      showFormError(form, `${form.querySelector(`label[for="${invalid.id}"]`)?.textContent.split("(")[0].trim()}: ${invalid.validationMessage}`);
+      invalid.focus();
+      return;
+    }
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    try {
+      await submitters[main.dataset.view]();
+      location.replace(main.dataset.view === "login" ? nextPage() : "/");
+    } catch (error) {
+      const text = error.offline ? "You are offline. Try again when you have a connection."
+        : error.status === 401 ? "That email and password do not match an account."
+        : error.status === 410 || error.status === 404 ? error.message : errorText(error);
+      showFormError(form, text);
+      button.disabled = false;
+    }
+  });
+} else if (main.dataset.view === "logout") {
+  loadSession().catch(() => null).finally(logOut);
+}

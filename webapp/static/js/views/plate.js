@@ -1,0 +1,196 @@
+// A plate: open items in plate order grouped by priority; done and dropped behind tabs.
+import { get } from "../api.js";
+import { clockIn, dueLabel, when } from "../format.js";
+import { applyPending, cancel, enqueue } from "../outbox.js";
+import { person, session, zoneOf } from "../store.js";
+import { h, openSheet, showFormError, toast } from "../ui.js";
+
+const GROUPS = [["high", "High priority"], ["normal", "Normal"], ["low", "Low priority"]];
+const TABS = [["open", "Open"], ["done", "Done"], ["dropped", "Dropped"]];
+
+export function plateView(personId) {
+  const mine = personId === session.user.id;
+  const view = {
+    ownerId: personId,
+    tab: new URLSearchParams(location.search).get("tab") || "open",
+    data: null,
+    error: null,
+    get title() {
+      if (mine) return "My plate";
+      const name = view.data?.person?.name || person(personId)?.name;
+      return name ? `${name.split(" ")[0]}'s plate` : "Plate";
+    },
+    back: mine ? null : "/team",
+
+    async load() {
+      try {
+        view.data = await get(`/people/${personId}/plate?status=${view.tab}`);
+        view.error = null;
+      } catch (error) {
+        view.error = error;
+      }
+    },
+
+    render(main, ops) {
+      const items = view.data ? applyPending(view.data.items, ops, { ownerId: personId, status: view.tab }) : [];
+      main.replaceChildren(
+        mine ? "" : ownerLine(personId),
+        tabs(view, main, ops),
+        h("section", { id: "tab-panel", role: "tabpanel", "aria-labelledby": `tab-${view.tab}` },
+          view.error ? problem(view.error) : view.tab === "open" ? openList(items, personId) : closedList(items, view.tab)),
+      );
+    },
+  };
+  return view;
+}
+
+function ownerLine(personId) {
+  const someone = person(personId);
+  if (!someone) return "";
+  return h("p", { class: "owner-line" }, `${someone.name} · ${clockIn(someone.time_zone)} their time`);
+}
+
+function tabs(view, main, ops) {
+  const select = async (tab) => {
+    view.tab = tab;
+    history.replaceState(null, "", tab === "open" ? location.pathname : `${location.pathname}?tab=${tab}`);
+    view.data = null;
+    view.render(main, ops);
+    await view.load();
+    window.dispatchEvent(new CustomEvent("plate:rerender"));
+    document.getElementById(`tab-${tab}`)?.focus();
+  };
+  return h("div", { class: "tabs", role: "tablist", "aria-label": "Which items" },
+    TABS.map(([tab, label]) => h("button", {
+      type: "button", role: "tab", id: `tab-${tab}`, "aria-selected": String(view.tab === tab),
+      tabindex: view.tab === tab ? "0" : "-1", onclick: () => select(tab),
+      onkeydown: (event) => {
+        const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+        if (!step) return;
+        const index = (TABS.findIndex(([t]) => t === view.tab) + step + TABS.length) % TABS.length;
+        select(TABS[index][0]);
+      },
+    }, label)));
+}
+
+function problem(error) {
+  const text = error.offline ? "You are offline and this plate has not been opened on this device yet."
+    : error.status === 403 ? "Only this person and their managers can see this plate." : error.message;
+  return h("p", { class: "empty" }, text);
+}
+
+function openList(items, ownerId) {
+  if (!items.length) {
+    return h("div", { class: "empty" }, h("p", {}, "Nothing on this plate."),
+      h("p", { class: "hint" }, "Tap + Add to put something on it."));
+  }
+  return GROUPS.map(([priority, label]) => {
+    const group = items.filter((item) => item.priority === priority);
+    if (!group.length) return "";
+    return h("section", { class: `group group-${priority}`, "aria-label": label },
+      h("h2", { class: "group-title" }, label, h("span", { class: "count" }, String(group.length))),
+      h("ul", { class: "items" }, group.map((item, index) => openRow(item, group, index, ownerId))));
+  });
+}
+
+function meta(item) {
+  const due = dueLabel(item.due_on, zoneOf(item.owner?.id));
+  const fromSomeoneElse = item.created_by && item.owner && item.created_by.id !== item.owner.id;
+  return h("span", { class: "item-meta" },
+    item.urgent ? h("span", { class: "badge urgent" }, "Urgent") : "",
+    due ? h("span", { class: `due ${item.overdue ? "overdue" : due.tone}` }, item.overdue && due.tone !== "overdue" ? `overdue · ${due.text}` : due.text) : "",
+    fromSomeoneElse ? h("span", { class: "from" }, `from ${item.created_by.name.split(" ")[0]}`) : "",
+    item.problem ? h("span", { class: "sync problem" }, item.problem === "conflict" ? "conflict" : "not saved")
+      : item.pending ? h("span", { class: "sync" }, "waiting to sync") : "");
+}
+
+function titleLink(item) {
+  const title = h("span", { class: "item-title" }, item.title);
+  return typeof item.id === "number"
+    ? h("a", { class: "item-main", href: `/items/${item.id}` }, title, meta(item))
+    : h("div", { class: "item-main" }, title, meta(item));
+}
+
+function openRow(item, group, index, ownerId) {
+  const row = h("li", { class: `item${item.urgent ? " is-urgent" : ""}${item.pending ? " is-pending" : ""}`, dataset: { id: item.id } },
+    h("label", { class: "tick" },
+      h("input", { type: "checkbox", "aria-label": `Done: ${item.title}`, onchange: (event) => complete(item, event.target) }),
+      h("span", { class: "tick-box", "aria-hidden": "true" })),
+    titleLink(item),
+    h("button", { type: "button", class: "icon-button more", "aria-label": `More for ${item.title}`,
+      "aria-haspopup": "dialog", onclick: () => actions(item, group, index, ownerId) }, "⋯"));
+  return row;
+}
+
+async function complete(item, checkbox) {
+  checkbox.closest("li").classList.add("leaving");
+  const op = await enqueue({ kind: "edit", itemId: item.id, ifMatch: item.version, body: { status: "done" } });
+  toast(`Done: ${item.title}`, {
+    label: "Undo",
+    run: async () => {
+      if (await cancel(op)) return;
+      await enqueue({ kind: "edit", itemId: item.id, ifMatch: item.version + 1, body: { status: "open" } });
+    },
+  });
+}
+
+function actions(item, group, index, ownerId) {
+  const sheet = document.getElementById("action-sheet");
+  sheet.querySelector("#action-title").textContent = item.title;
+  const act = (label, run, attrs = {}) => h("button", {
+    type: "button", class: "action", ...attrs, onclick: () => { sheet.close(); run(); },
+  }, label);
+  const real = typeof item.id === "number";
+  sheet.querySelector("[data-actions]").replaceChildren(
+    act("Move up", () => move(item, { before_id: group[index - 1].id }), { disabled: index === 0 }),
+    act("Move down", () => move(item, { after_id: group[index + 1].id }), { disabled: index === group.length - 1 }),
+    act("Open details", () => { location.href = `/items/${item.id}`; }, { disabled: !real }),
+    act("Drop…", () => drop(item), { class: "action danger" }),
+  );
+  openSheet(sheet);
+  sheet.querySelector(".action:not([disabled])")?.focus();
+}
+
+async function move(item, placement) {
+  await enqueue({ kind: "move", itemId: item.id, body: placement });
+  requestAnimationFrame(() => document.querySelector(`li[data-id="${item.id}"] .more`)?.focus());
+}
+
+export function drop(item, after) {
+  const sheet = document.getElementById("drop-sheet");
+  const form = sheet.querySelector("form");
+  form.reset();
+  showFormError(form, "");
+  sheet.querySelector("[data-drop-item]").textContent = item.title;
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    const reason = form.drop_reason.value.trim();
+    if (!reason) {
+      showFormError(form, "Say why, so whoever asked for it knows.");
+      form.drop_reason.focus();
+      return;
+    }
+    sheet.close();
+    await enqueue({ kind: "edit", itemId: item.id, ifMatch: item.version, body: { status: "dropped", drop_reason: reason } });
+    toast(`Dropped: ${item.title}`);
+    after?.();
+  };
+  openSheet(sheet);
+  form.drop_reason.focus();
+}
+
+function closedList(items, tab) {
+  if (!items.length) return h("p", { class: "empty" }, tab === "done" ? "Nothing done yet." : "Nothing dropped.");
+  return h("ul", { class: "items closed" }, items.map((item) => h("li", { class: "item", dataset: { id: item.id } },
+    h("a", { class: "item-main", href: `/items/${item.id}` },
+      h("span", { class: "item-title" }, item.title),
+      h("span", { class: "item-meta" },
+        tab === "done" && item.completed_at ? `Done ${when(item.completed_at)}` : "",
+        tab === "dropped" ? `Dropped${item.dropped_at ? ` ${when(item.dropped_at)}` : ""}: ${item.drop_reason || ""}` : "")),
+    h("button", { type: "button", class: "button small", onclick: () => reopen(item) }, "Reopen"))));
+}
+
+async function reopen(item) {
+  await enqueue({ kind: "edit", itemId: item.id, ifMatch: item.version, body: { status: "open" } });
+  toast(`Back on the plate: ${item.title}`);
+}
