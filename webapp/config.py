@@ -4,6 +4,18 @@ import secrets
 from pathlib import Path
 
 
+DEFAULT_PUSH_ORIGINS = ",".join([
+    "https://fcm.googleapis.com",  # Chrome, Edge, Android
+    "https://*.push.services.mozilla.com",  # Firefox
+    "https://web.push.apple.com",  # Safari, iOS home-screen apps
+    "https://*.notify.windows.com",  # legacy Edge
+])
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+
+
 def _secret_key(instance_path: str) -> str:
     """Keep a generated secret key in instance/ so sessions survive restarts."""
     path = Path(instance_path) / "secret_key"
@@ -29,6 +41,10 @@ def load_config(instance_path: str, secret_key: str | None = None) -> dict:
         # The 30 days slide once a day (auth/guard.py), not by re-signing the cookie on every response.
         "SESSION_REFRESH_EACH_REQUEST": False,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # Web Push: the server only ever posts to these push services (a leading *. allows subdomains).
+        "PLATE_PUSH_ALLOWED_ORIGINS": _split(env.get("PLATE_PUSH_ALLOWED_ORIGINS", DEFAULT_PUSH_ORIGINS)),
+        "PLATE_VAPID_PRIVATE_KEY": env.get("PLATE_VAPID_PRIVATE_KEY"),  # PEM or base64url; else instance/vapid_private.pem
+        "PLATE_VAPID_SUBJECT": env.get("PLATE_VAPID_SUBJECT", "mailto:admin@plate.invalid"),
         # flask-smorest / OpenAPI
         "API_TITLE": "Plate API",
         "API_VERSION": "v1",

@@ -1,7 +1,7 @@
 """Marshmallow schemas: *In validates requests (unknown fields rejected), *Out shapes responses."""
 from datetime import UTC
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from webapp.clock import local_today
 from webapp.models import PRIORITIES, STATUSES
@@ -222,6 +222,116 @@ class EventOut(Schema):
     actor = fields.Nested(PersonRef)
     action = fields.String()
     changes = fields.Dict()
+
+
+# --- notifications ------------------------------------------------------------------------
+
+HHMM = lambda **kw: fields.String(  # noqa: E731
+    validate=validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Use a 24-hour time such as 08:30."), **kw)
+
+
+class QuietHoursIn(InSchema):
+    start = HHMM(required=True)
+    end = HHMM(required=True)
+
+
+class NotificationSettingsIn(InSchema):
+    time_zone = TimeZone()
+    quiet_hours = fields.Nested(QuietHoursIn)
+    quiet_days = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1, max=7)),
+                             validate=validate.Length(max=7))
+    digest_times = fields.List(HHMM(), validate=validate.Length(min=1, max=6))
+    push_enabled = fields.Boolean()
+
+
+class QuietHoursOut(Schema):
+    start = fields.String()
+    end = fields.String()
+
+
+class NotificationSettingsOut(Schema):
+    time_zone = fields.String()
+    quiet_hours = fields.Nested(QuietHoursOut)
+    quiet_days = fields.List(fields.Integer())
+    digest_times = fields.List(fields.String())
+    push_enabled = fields.Boolean()
+    local_time = fields.String(metadata={"description": "the person's wall-clock time now, HH:MM"})
+    next_digest = fields.String(allow_none=True, metadata={"description": "e.g. 'Thu 09:00'; null if never"})
+    next_digest_at = UTCInstant(allow_none=True)
+
+
+class ItemRef(Schema):
+    id = fields.Integer()
+    title = fields.String()
+
+
+class NotificationOut(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "added, reassigned, urgent, completed, dropped, reopened, "
+                                                  "due_changed, priority_changed or due_today"})
+    urgent = fields.Boolean()
+    item = fields.Nested(ItemRef)
+    actor = fields.Nested(PersonRef, allow_none=True)
+    created_at = UTCInstant()
+    read = fields.Method("_read")
+
+    def _read(self, notification) -> bool:
+        return notification.read_at is not None
+
+
+class InboxQuery(InSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.Integer(validate=validate.Range(min=1))
+
+
+class InboxOut(Schema):
+    items = fields.List(fields.Nested(NotificationOut))
+    unread = fields.Integer()
+    next_cursor = fields.Integer(allow_none=True)
+
+
+class MarkReadIn(InSchema):
+    ids = fields.List(fields.Integer(), validate=validate.Length(min=1, max=1000))
+    all = fields.Boolean()
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if ("ids" in data) == bool(data.get("all")):
+            raise ValidationError("Send either ids or all: true.", "ids")
+
+
+class UnreadOut(Schema):
+    unread = fields.Integer()
+
+
+class PublicKeyOut(Schema):
+    public_key = fields.String()
+
+
+class SubscriptionKeysIn(InSchema):
+    p256dh = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    auth = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class SubscriptionIn(InSchema):
+    endpoint = fields.Url(required=True, schemes={"https", "http"}, require_tld=False, validate=validate.Length(max=1024))
+    expirationTime = fields.Integer(allow_none=True)  # noqa: N815 - the browser's own name
+    keys = fields.Nested(SubscriptionKeysIn, required=True)
+
+
+class SubscriptionOut(Schema):
+    id = fields.Integer()
+    endpoint = fields.String()
+    created_at = UTCInstant()
+
+
+class EndpointIn(InSchema):
+    endpoint = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class PushTestOut(Schema):
+    devices = fields.Integer()
+    delivered = fields.Integer()
 
 
 class ErrorOut(Schema):

@@ -2,7 +2,7 @@
 
 
 def register(api) -> None:
-    from webapp.api import accounts, invitations, items, people
+    from webapp.api import accounts, invitations, items, notifications, people, push
 
-    for module in (accounts, invitations, people, items):
+    for module in (accounts, invitations, people, items, notifications, push):
         api.register_blueprint(module.blp)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from webapp.auth import permissions
 from webapp.clock import now
 from webapp.models import PRIORITIES, Item, ItemEvent, User
+from webapp.notifications import outbox
 from webapp.models.types import MAX_ID
 from webapp.services.errors import Forbidden, Invalid, NotFound, PreconditionFailed, PreconditionRequired
 from webapp.services.people import get_person, touch_plates
@@ -150,6 +151,7 @@ def add_item(session: Session, actor: User, data: dict) -> Item:
     fields = {"title": item.title, "owner_id": owner.id, "priority": priority, "urgent": item.urgent, "due_on": item.due_on}
     _record(session, item, actor, "created", {k: (None, v) for k, v in fields.items()}, at)
     touch_plates(session, [owner.id])
+    outbox.item_added(session, item, actor)
     return item
 
 
@@ -220,6 +222,8 @@ def update_item(session: Session, actor: User, item_id: int, if_match: list[str]
         action = action or "reassigned"
     if not changes:
         return item
+    if changes.get("urgent") == (False, True) and not permissions.may_add_to(session, actor, owner):
+        raise Forbidden(f"Only people who may add items to {owner.name}'s plate may mark them urgent.")
 
     for field, (_old, new) in changes.items():
         if field != "owner_id":
@@ -233,6 +237,7 @@ def update_item(session: Session, actor: User, item_id: int, if_match: list[str]
     item.updated_at = at
     _record(session, item, actor, action or "updated", changes, at)
     touch_plates(session, {item.owner_id, *(changes.get("owner_id") or ())})
+    outbox.item_changed(session, item, actor, action or "updated", changes)
     return item
 
 

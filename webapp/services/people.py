@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from webapp.auth import permissions
 from webapp.clock import local_today, now
 from webapp.models import Invitation, Item, Organization, User
+from webapp.notifications import outbox
 from webapp.models.types import MAX_ID
 from webapp.services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 
@@ -89,6 +90,7 @@ def update_me(session: Session, user: User, data: dict) -> bool:
     if "time_zone" in data and data["time_zone"] != user.time_zone:
         user.time_zone = check_time_zone(data["time_zone"])
         touch_plates(session, [user.id])  # "overdue" is judged by the owner's local date
+        outbox.reschedule(session, user)  # digests and reminders follow the person's new zone
     if "password" not in data:
         if "current_password" in data:
             raise Invalid("password", "Send the new password along with current_password.")

@@ -1,0 +1,31 @@
+"""Web Push plumbing: the VAPID public key, this device's subscription, and a test push."""
+from flask import current_app
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from webapp.extensions import db
+from webapp.schemas import EndpointIn, SubscriptionIn, SubscriptionOut
+from webapp.services import notifications
+
+blp = Blueprint("push", __name__, url_prefix="/api/v1/push", description="Web Push subscriptions")
+
+
+@blp.post("/subscriptions")
+@blp.arguments(SubscriptionIn())
+@blp.response(201, SubscriptionOut)
+@blp.alt_response(200, schema=SubscriptionOut, description="This endpoint was already registered")
+def subscribe(data):
+    """Register this device with the browser's PushSubscription.toJSON(); the same endpoint again answers 200."""
+    subscription, created = notifications.subscribe(
+        db.session, current_user, data, current_app.config["PLATE_PUSH_ALLOWED_ORIGINS"])
+    db.session.commit()
+    return subscription, 201 if created else 200
+
+
+@blp.delete("/subscriptions")
+@blp.arguments(EndpointIn())
+@blp.response(204)
+def unsubscribe(data):
+    """Stop pushing to this device."""
+    notifications.unsubscribe(db.session, current_user, data["endpoint"])
+    db.session.commit()
