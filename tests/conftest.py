@@ -1,11 +1,14 @@
 """A fresh app per test, on SQLite and (with TEST_DATABASE_URL) on PostgreSQL too."""
 import contextvars
 import os
+import shutil
+import sqlite3
 from dataclasses import dataclass
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from webapp import create_app
@@ -33,18 +36,36 @@ def postgres_schema():
     return POSTGRES_URL
 
 
-def _truncate_all(app) -> None:
+def _empty_tables(app) -> None:
+    """Empty every table and restart its ids; DELETE is far faster than TRUNCATE on tables this small."""
     with app.app_context():
-        tables = ", ".join(table.name for table in db.metadata.sorted_tables)
-        db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        sequences = db.session.scalars(text(
+            "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = current_schema()"))
+        for sequence in sequences.all():
+            db.session.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
         db.session.commit()
         db.session.remove()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """An SQLite file with the schema, built once: copying it is much faster than CREATE TABLE per test."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "plate.db"
+    app = create_app({"SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()  # closing the last connection folds the write-ahead log into the file
+    return path
 
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path):
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'plate.db'}"
+        path = tmp_path / "plate.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
     return request.getfixturevalue("postgres_schema")
 
 
@@ -56,11 +77,8 @@ def app(database_url, tmp_path):
         "SQLALCHEMY_DATABASE_URI": database_url,
     })
     app.instance_path = str(tmp_path / "instance")
-    with app.app_context():
-        if database_url.startswith("sqlite"):
-            db.create_all()
-        else:
-            _truncate_all(app)
+    if not database_url.startswith("sqlite"):  # SQLite starts from a fresh copy of the template
+        _empty_tables(app)
     yield app
     with app.app_context():
         db.session.remove()
@@ -119,3 +137,10 @@ def client(app) -> ApiClient:
 @pytest.fixture
 def auth(client) -> Auth:
     return Auth(client)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_without_fsync(dbapi_connection, connection_record) -> None:
+    """Tests need no durability: SQLite need not fsync on every commit."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA synchronous=OFF")
