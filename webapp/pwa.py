@@ -93,14 +93,19 @@ def compress_shell(response: Response) -> Response:
     if (response.status_code != 200 or response.mimetype not in COMPRESSIBLE or "Content-Encoding" in response.headers
             or "gzip" not in request.headers.get("Accept-Encoding", "")):
         return response
-    response.direct_passthrough = False
     etag, _weak = response.get_etag()
     key = (request.path, etag) if etag else None
     body = _compressed.get(key) if key else None
-    if body is None:
-        body = gzip.compress(response.get_data(), compresslevel=6, mtime=0)
-        if key and len(_compressed) < 512:
-            _compressed[key] = body
+    source = response.response  # for files, an open file wrapper that must be closed
+    try:
+        if body is None:
+            body = gzip.compress(b"".join(source), compresslevel=6, mtime=0)
+            if key and len(_compressed) < 512:
+                _compressed[key] = body
+    finally:
+        if hasattr(source, "close"):
+            source.close()
+    response.direct_passthrough = False
     response.set_data(body)
     response.headers["Content-Encoding"] = "gzip"
     response.vary.add("Accept-Encoding")

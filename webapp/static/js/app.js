@@ -23,7 +23,9 @@ function route(path) {
 
 async function render() {
   if (!view) return;
-  view.render(main, await pending());
+  const ops = await pending();
+  view.render(main, ops);
+  document.body.dataset.outbox = String(ops.length); // what is still to be sent, for tests and styling
   document.getElementById("page-title").textContent = view.title;
   document.title = `${view.title} · Plate`;
   const back = document.getElementById("back-link");
@@ -149,7 +151,7 @@ async function registerServiceWorker() {
   });
   navigator.serviceWorker.addEventListener("controllerchange", () => {
     if (hadController) location.reload(); // the person asked for the update
-    else if (view) reload(); // first install: read again through the worker, so this page works offline
+    else if (view) loadSession().then(reload); // first install: read again through the worker, so it works offline
   });
 }
 
@@ -177,7 +179,7 @@ async function start() {
   await Promise.all([loadPeople().catch(() => {}), view.load()]);
   await render();
   await showSyncState();
-  if (!navigator.onLine) banner("offline", "Offline", "offline");
+  if (!navigator.onLine && !document.querySelector('[data-banner="offline"]')) banner("offline", "Offline", "offline");
   await replay(); // whatever is left from last time goes out now
 }
 

@@ -25,6 +25,9 @@ const submitters = {
   }),
 };
 
+// Installing the worker here already makes the app installable and its shell available offline.
+navigator.serviceWorker?.register("/sw.js", { scope: "/" }).catch(() => {});
+
 if (form) {
   form.querySelectorAll("[data-time-zone]").forEach((select) => timeZoneOptions(select, browserTimeZone()));
   form.addEventListener("submit", async (event) => {

@@ -27,7 +27,7 @@ export function teamView() {
           ? h("ul", { class: "team" }, team.map((p) => row(p, view.highCounts.get(p.id))))
           : h("div", { class: "empty" }, h("p", {}, "No one reports to you yet."),
               h("p", { class: "hint" }, "Invite your team below; they will see their plate and what you add to it.")),
-        inviteForm(),
+        main.querySelector("#invite-form") || inviteForm(), // keep what is being typed
       );
     },
   };

@@ -1,0 +1,152 @@
+"""Browser tests: the app on a live server (SQLite, and PostgreSQL with TEST_DATABASE_URL) driven by Chromium."""
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.factories import PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+TIMEOUT_MS = 10_000
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        # Outside CI a missing Chromium skips; in CI the playwright fixture fails instead.
+        if "browser" in item.keywords and not CHROMIUM.exists() and not os.environ.get("CI"):
+            item.add_marker(pytest.mark.skip(reason=f"{CHROMIUM} not found: install Debian's chromium to run browser tests"))
+
+
+@pytest.fixture(scope="session")
+def playwright():
+    if not CHROMIUM.exists() and os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing and CI is set: browser tests must run in CI")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def phone(playwright) -> dict:
+    """Pixel-class emulation from Playwright's built-in descriptors (nothing is downloaded)."""
+    device = dict(playwright.devices["Pixel 7"])
+    device.pop("default_browser_type", None)
+    return {**device, "timezone_id": "Europe/Berlin", "locale": "en-GB"}
+
+
+@pytest.fixture
+def live_server(app):
+    """The test's app served on a free loopback port from a thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+def _failed(request) -> bool:
+    return any(getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call"))
+
+
+def save_screenshots(request, pages) -> None:
+    """On failure, keep what each page showed under tests/artifacts/."""
+    if not _failed(request):
+        return
+    ARTIFACTS.mkdir(exist_ok=True)
+    name = re.sub(r"[^\w.-]+", "_", request.node.nodeid.split("::", 1)[-1])
+    for index, page in enumerate(pages):
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"{name}-{index}.png"), full_page=True)
+        except Exception as error:  # a crashed page cannot be photographed; the test failure says why
+            print(f"no screenshot of page {index}: {error}")
+
+
+@pytest.fixture
+def context(browser, phone, request):
+    context = browser.new_context(**phone)
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context
+    save_screenshots(request, context.pages)
+    context.close()
+
+
+@pytest.fixture
+def page(context):
+    return context.new_page()
+
+
+class Site:
+    """Helpers for a test's live server: log a browser context in, wait for the app to settle."""
+
+    def __init__(self, base_url: str):
+        self.url = base_url
+
+    def log_in(self, context_or_page, email: str, password: str = PASSWORD) -> dict:
+        response = context_or_page.request.post(f"{self.url}/api/v1/session", data={"email": email, "password": password})
+        assert response.ok, response.text()
+        return response.json()
+
+    def open(self, page, path: str = "/"):
+        page.goto(f"{self.url}{path}")
+        page.wait_for_selector("body[data-ready='true']")
+        return page
+
+    @staticmethod
+    def wait_until_synced(page):
+        """Everything this page queued has reached the server (the app shows the outbox size on <body>)."""
+        page.wait_for_selector("body[data-outbox='0']", state="attached")
+
+    @staticmethod
+    def wait_for_worker(page):
+        """A service worker controls the page (so its shell is cached)."""
+        page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+
+    @staticmethod
+    def wait_until_cached(page, path: str, timeout_ms: int = TIMEOUT_MS):
+        """The service worker holds a copy of this API read."""
+        found = page.evaluate("""async ([path, timeout]) => {
+            const deadline = Date.now() + timeout;
+            while (Date.now() < deadline) {
+              if (await caches.match(path, { cacheName: 'plate-api' })) return true;
+              await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+            return false;
+        }""", [path, timeout_ms])
+        assert found, f"{path} never reached the service worker's cache"
+
+    @staticmethod
+    def outbox(page) -> list:
+        return page.evaluate("""() => new Promise((resolve) => {
+            const request = indexedDB.open('plate');
+            request.onsuccess = () => {
+              const all = request.result.transaction('outbox').objectStore('outbox').getAll();
+              all.onsuccess = () => { request.result.close(); resolve(all.result); };
+            };
+        })""")
+
+
+@pytest.fixture
+def site(live_server) -> Site:
+    return Site(live_server)

@@ -1,0 +1,166 @@
+"""Offline-first: the plate opens without a network, writes wait in the outbox and arrive exactly once."""
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import func, select
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.factories import make_item, make_org, make_user
+from webapp.extensions import db
+from webapp.models import Item, ItemEvent
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def rep(ctx):
+    org = make_org()
+    dana = make_user(org, "Dana Whitfield", email="dana@example.test", is_admin=True)
+    ravi = make_user(org, "Ravi Menon", dana, email="ravi@example.test")
+    for title in ("Call Siemens", "Book Hamburg travel", "Log expenses", "Renew Wipro contract"):
+        make_item(ravi, title=title)
+    db.session.commit()
+    return {"dana": dana, "ravi": ravi}
+
+
+def titles(page):
+    return page.locator("li.item .item-title")
+
+
+def events(action: str) -> int:
+    db.session.rollback()  # see what the server committed since
+    return db.session.scalar(select(func.count()).select_from(ItemEvent).where(ItemEvent.action == action))
+
+
+def open_plate_online(site, context, page, ravi):
+    site.log_in(context, "ravi@example.test")
+    site.open(page)
+    site.wait_for_worker(page)
+    site.wait_until_cached(page, f"/api/v1/people/{ravi.id}/plate?status=open")
+    site.wait_until_cached(page, "/api/v1/session")
+
+
+def test_offline_plate_opens_and_queued_writes_arrive_exactly_once(site, context, page, rep):
+    open_plate_online(site, context, page, rep["ravi"])
+    context.set_offline(True)
+    page.reload()
+    expect(titles(page)).to_have_text(["Call Siemens", "Book Hamburg travel", "Log expenses", "Renew Wipro contract"])
+    expect(page.locator('[data-banner="offline"]')).to_contain_text("Offline · last updated")
+
+    page.get_by_label("Done: Call Siemens").check()
+    page.get_by_role("button", name="More for Log expenses").click()
+    page.get_by_role("button", name="Drop…").click()
+    page.get_by_label("Why is it no longer needed?").fill("Finance does it now")
+    page.get_by_role("button", name="Drop it").click()
+    page.get_by_role("button", name="More for Renew Wipro contract").click()
+    page.get_by_role("button", name="Move up").click()
+    page.get_by_role("button", name="Add").click()
+    page.get_by_label("What needs doing").fill("Visit Bosch on Friday")
+    page.get_by_role("button", name="Add", exact=True).last.click()
+    expected = ["Renew Wipro contract", "Book Hamburg travel", "Visit Bosch on Friday"]
+    expect(titles(page)).to_have_text(expected)
+    expect(page.locator("#sync-state")).to_have_text("4 to sync")
+
+    page.close()  # nothing is lost with the tab: a new one, still offline, shows the queued writes
+    page = context.new_page()
+    page.goto(f"{site.url}/")
+    expect(titles(page)).to_have_text(expected)
+    assert len(site.outbox(page)) == 4
+    assert events("completed") == events("dropped") == events("moved") == 0
+
+    context.set_offline(False)
+    site.wait_until_synced(page)
+    page.reload()  # a second replay trigger must not send anything twice
+    site.wait_until_synced(page)
+    expect(titles(page)).to_have_text(expected)
+    assert (events("completed"), events("dropped"), events("moved"), events("created")) == (1, 1, 1, 5)
+    db.session.rollback()
+    open_titles = db.session.scalars(
+        select(Item.title).where(Item.owner_id == rep["ravi"].id, Item.status == "open").order_by(Item.position)).all()
+    assert open_titles == expected
+    assert db.session.scalar(select(Item.drop_reason).where(Item.title == "Log expenses")) == "Finance does it now"
+
+
+def test_a_conflicting_edit_shows_both_versions_and_keeps_mine(site, context, page, rep, browser, phone):
+    site.log_in(context, "ravi@example.test")
+    item_id = db.session.scalar(select(Item.id).where(Item.title == "Call Siemens"))
+    site.open(page, f"/items/{item_id}")
+    expect(page.get_by_label("Title")).to_have_value("Call Siemens")
+
+    other = browser.new_context(**phone)  # Dana edits the same item meanwhile
+    try:
+        token = site.log_in(other, "dana@example.test")["csrf_token"]
+        response = other.request.patch(f"{site.url}/api/v1/items/{item_id}", data={"title": "Call Siemens (Dana)"},
+                                       headers={"If-Match": '"1"', "X-CSRF-Token": token})
+        assert response.ok, response.text()
+    finally:
+        other.close()
+
+    page.get_by_label("Title").fill("Call Siemens Healthineers")
+    page.get_by_role("button", name="Save changes").click()
+    sheet = page.locator("#conflict-sheet")
+    expect(sheet).to_be_visible()
+    expect(sheet).to_contain_text("Call Siemens Healthineers")
+    expect(sheet).to_contain_text("Call Siemens (Dana)")
+    sheet.get_by_role("button", name="Keep mine").click()
+    site.wait_until_synced(page)
+    expect(page.get_by_role("heading", name="Call Siemens Healthineers")).to_be_visible()
+    db.session.rollback()
+    item = db.session.get(Item, item_id)
+    assert (item.title, item.version) == ("Call Siemens Healthineers", 3)
+
+
+def test_a_conflict_can_be_resolved_by_taking_the_servers_version(site, context, page, rep):
+    site.log_in(context, "ravi@example.test")
+    item_id = db.session.scalar(select(Item.id).where(Item.title == "Log expenses"))
+    site.open(page, f"/items/{item_id}")
+    token = page.request.get(f"{site.url}/api/v1/session").json()["csrf_token"]
+    page.request.patch(f"{site.url}/api/v1/items/{item_id}", data={"priority": "high"},
+                       headers={"If-Match": '"1"', "X-CSRF-Token": token})
+    page.get_by_label("Title").fill("Log expenses from Monterrey")
+    page.get_by_role("button", name="Save changes").click()
+    page.locator("#conflict-sheet").get_by_role("button", name="Take theirs").click()
+    site.wait_until_synced(page)
+    db.session.rollback()
+    item = db.session.get(Item, item_id)
+    assert (item.title, item.priority, item.version) == ("Log expenses", "high", 2)
+    expect(page.get_by_role("heading", name="Log expenses")).to_be_visible()
+
+
+def test_logging_out_clears_cached_data_and_the_outbox(site, context, page, rep):
+    open_plate_online(site, context, page, rep["ravi"])
+    context.set_offline(True)
+    page.get_by_label("Done: Call Siemens").check()
+    expect(page.locator("#sync-state")).to_have_text("1 to sync")
+
+    site.open(page, "/settings")
+    page.get_by_role("button", name="Log out of this device").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    assert page.evaluate("caches.has('plate-api')") is False
+    assert site.outbox(page) == []
+
+    context.set_offline(False)
+    page.goto(f"{site.url}/logout")  # online, logging out also ends the session on the server
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    assert page.request.get(f"{site.url}/api/v1/session").status == 401
+    assert events("completed") == 0
+
+
+def test_chromium_finds_the_app_installable(site, playwright, phone, tmp_path):
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, **phone)
+    try:
+        page = context.new_page()
+        page.goto(f"{site.url}/login")
+        site.wait_for_worker(page)
+        cdp = context.new_cdp_session(page)
+        errors = None
+        for _ in range(50):  # the manifest and icons load after the page; ask until they have
+            errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+            if not errors:
+                break
+            page.wait_for_timeout(100)
+        assert errors == []
+        manifest = cdp.send("Page.getAppManifest")
+        assert not manifest.get("errors"), manifest["errors"]
+    finally:
+        context.close()

@@ -1,0 +1,155 @@
+"""A manager and a report using their plates in a phone-sized Chromium."""
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from tests.factories import make_item, make_org, make_user
+from webapp.extensions import db
+from webapp.models import Item, ItemEvent
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def team(ctx):
+    """Dana manages Ravi; Ravi's plate holds three open items."""
+    org = make_org()
+    dana = make_user(org, "Dana Whitfield", email="dana@example.test", time_zone="Europe/London", is_admin=True)
+    ravi = make_user(org, "Ravi Menon", dana, email="ravi@example.test", time_zone="Asia/Kolkata")
+    items = [make_item(ravi, dana, "Update Q4 pipeline", priority="high"),
+             make_item(ravi, title="Follow up with Tata Motors"),
+             make_item(ravi, title="Send revised quote")]
+    db.session.commit()
+    return {"dana": dana, "ravi": ravi, "items": [item.id for item in items]}
+
+
+def titles(page):
+    return page.locator("li.item .item-title")
+
+
+def server_items(owner_id, status="open"):
+    db.session.rollback()  # end the test's read transaction, so it sees what the server committed since
+    query = select(Item).where(Item.owner_id == owner_id, Item.status == status).order_by(Item.position)
+    return list(db.session.scalars(query))
+
+
+def test_signing_up_starts_an_organization_with_an_empty_plate(site, page):
+    page.goto(f"{site.url}/signup")
+    page.get_by_label("Team or company name").fill("Northwind")
+    page.get_by_label("Your name").fill("Ana Lima")
+    page.get_by_label("Work email").fill("ana@example.test")
+    page.get_by_label("Password").fill("a long password")
+    expect(page.get_by_label("Your time zone")).to_have_value("Europe/Berlin")  # from the browser's Intl zone
+    page.get_by_role("button", name="Create my team").click()
+    expect(page.get_by_role("heading", name="My plate")).to_be_visible()
+    expect(page.get_by_text("Nothing on this plate.")).to_be_visible()
+
+
+def test_invited_person_sets_a_password_and_sees_their_plate(site, context, page, team, browser, phone):
+    site.log_in(context, "dana@example.test")
+    site.open(page, "/team")
+    expect(page.locator(".team-row", has_text="Ravi Menon")).to_contain_text("1 high")  # the team view has settled
+    page.get_by_label("Name").fill("Lucía Ortega")
+    page.get_by_label("Email").fill("lucia@example.test")
+    page.get_by_role("button", name="Create invitation link").click()
+    link = page.get_by_label("Invitation link")
+    expect(link).to_have_value(f"{site.url}/invite/" + link.input_value().rsplit("/", 1)[-1])
+
+    invited = browser.new_context(**{**phone, "timezone_id": "America/Mexico_City"})
+    try:
+        newcomer = invited.new_page()
+        newcomer.goto(link.input_value())
+        expect(newcomer.get_by_label("Your time zone")).to_have_value("America/Mexico_City")
+        newcomer.get_by_label("Password").fill("a long password")
+        newcomer.get_by_role("button", name="Join").click()
+        expect(newcomer.get_by_role("heading", name="My plate")).to_be_visible()
+        session = newcomer.request.get(f"{site.url}/api/v1/session").json()
+        assert session["user"]["name"] == "Lucía Ortega"
+        assert session["user"]["manager_id"] == team["dana"].id
+        assert session["user"]["time_zone"] == "America/Mexico_City"
+    finally:
+        invited.close()
+
+
+def test_manager_places_a_new_item_among_the_reports_open_items(site, context, page, team):
+    site.log_in(context, "dana@example.test")
+    site.open(page, f"/people/{team['ravi'].id}")
+    expect(titles(page)).to_have_text(["Update Q4 pipeline", "Follow up with Tata Motors", "Send revised quote"])
+
+    page.get_by_role("button", name="Add").click()
+    expect(page.get_by_label("Whose plate")).to_have_value(str(team["ravi"].id))
+    page.get_by_label("What needs doing").fill("Call the Pune office")
+    page.get_by_text("Above “Send revised quote”").click()
+    page.get_by_text("Tomorrow", exact=True).click()
+    page.get_by_role("button", name="Add", exact=True).last.click()
+
+    expect(titles(page)).to_have_text(
+        ["Update Q4 pipeline", "Follow up with Tata Motors", "Call the Pune office", "Send revised quote"])
+    site.wait_until_synced(page)
+    assert [i.title for i in server_items(team["ravi"].id)] == [
+        "Update Q4 pipeline", "Follow up with Tata Motors", "Call the Pune office", "Send revised quote"]
+    added = server_items(team["ravi"].id)[2]
+    assert added.created_by_id == team["dana"].id and added.due_on is not None
+
+
+def test_ticking_an_item_completes_it_and_undo_brings_it_back(site, context, page, team):
+    site.log_in(context, "ravi@example.test")
+    site.open(page)
+    page.get_by_label("Done: Follow up with Tata Motors").check()
+    expect(titles(page)).to_have_text(["Update Q4 pipeline", "Send revised quote"])
+    site.wait_until_synced(page)
+    assert [i.title for i in server_items(team["ravi"].id, "done")] == ["Follow up with Tata Motors"]
+
+    page.get_by_label("Done: Send revised quote").check()
+    page.get_by_role("button", name="Undo").click()
+    site.wait_until_synced(page)
+    expect(titles(page)).to_have_text(["Update Q4 pipeline", "Send revised quote"])
+    assert [i.title for i in server_items(team["ravi"].id)] == ["Update Q4 pipeline", "Send revised quote"]
+
+    page.get_by_role("tab", name="Done").click()
+    expect(titles(page)).to_have_text(["Follow up with Tata Motors"])
+
+
+def test_dropping_asks_why_and_records_the_reason(site, context, page, team):
+    site.log_in(context, "ravi@example.test")
+    site.open(page)
+    page.get_by_role("button", name="More for Send revised quote").click()
+    page.get_by_role("button", name="Drop…").click()
+    page.get_by_role("button", name="Drop it").click()
+    expect(page.get_by_text("Say why")).to_be_visible()
+    page.get_by_label("Why is it no longer needed?").fill("Customer went with a competitor")
+    page.get_by_role("button", name="Drop it").click()
+    expect(titles(page)).to_have_text(["Update Q4 pipeline", "Follow up with Tata Motors"])
+    site.wait_until_synced(page)
+    dropped = server_items(team["ravi"].id, "dropped")
+    assert [(i.title, i.drop_reason) for i in dropped] == [("Send revised quote", "Customer went with a competitor")]
+    page.get_by_role("tab", name="Dropped").click()
+    expect(page.get_by_text("Customer went with a competitor")).to_be_visible()
+
+
+def test_moving_items_up_and_down_reorders_the_plate(site, context, page, team):
+    site.log_in(context, "ravi@example.test")
+    site.open(page)
+    page.get_by_role("button", name="More for Send revised quote").click()
+    page.get_by_role("button", name="Move up").click()
+    expect(titles(page)).to_have_text(["Update Q4 pipeline", "Send revised quote", "Follow up with Tata Motors"])
+    site.wait_until_synced(page)
+    assert [i.title for i in server_items(team["ravi"].id)] == [
+        "Update Q4 pipeline", "Send revised quote", "Follow up with Tata Motors"]
+    page.reload()
+    expect(titles(page)).to_have_text(["Update Q4 pipeline", "Send revised quote", "Follow up with Tata Motors"])
+    db.session.rollback()
+    moved = db.session.scalars(select(ItemEvent).where(ItemEvent.action == "moved")).all()
+    assert len(moved) == 1
+
+
+def test_team_shows_counts_and_local_time(site, context, page, team):
+    site.log_in(context, "dana@example.test")
+    site.open(page, "/team")
+    row = page.locator(".team-row", has_text="Ravi Menon")
+    expect(row).to_contain_text("3 open")
+    expect(row).to_contain_text("1 high")
+    expect(row).to_contain_text("0 overdue")
+    expect(row).to_contain_text("Kolkata")
+    row.click()
+    expect(page.get_by_role("heading", name="Ravi's plate")).to_be_visible()
