@@ -1,4 +1,5 @@
 """Sign-up, log in and out, your own profile, and invitations into an organization."""
+import threading
 from datetime import UTC, datetime, timedelta
 
 import time_machine
@@ -340,3 +341,21 @@ def test_an_invitation_is_still_good_on_its_last_day(client, ctx):
         response = client.post(f"/api/v1/invitations/{token}/accept", json={"password": NEW_PASSWORD, "time_zone": "UTC"})
 
     assert response.status_code == 201
+
+
+def test_a_double_submitted_sign_up_creates_one_account_and_answers_409_to_the_other(app):
+    clients = [ApiClient(app) for _ in range(2)]
+    start = threading.Barrier(len(clients))
+    responses = [None] * len(clients)
+
+    def submit(n):
+        start.wait()
+        responses[n] = sign_up(clients[n])
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(response.status_code for response in responses) == [201, 409]

@@ -7,14 +7,15 @@ from functools import cache
 from zoneinfo import available_timezones
 
 from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.auth import permissions
 from webapp.clock import local_today, now
 from webapp.models import Invitation, Item, Organization, User
-from webapp.notifications import outbox
 from webapp.models.types import MAX_ID
+from webapp.notifications import outbox
 from webapp.services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 
 MIN_PASSWORD_LENGTH = 10
@@ -47,7 +48,11 @@ def check_password(password: str, email: str, field: str = "password") -> str:
 
 def _ensure_email_free(session: Session, email: str, field: str = "email") -> None:
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict("An account with this email already exists.", errors={"json": {field: ["Already registered."]}})
+        raise _email_taken(field)
+
+
+def _email_taken(field: str = "email") -> Conflict:
+    return Conflict("An account with this email already exists.", errors={"json": {field: ["Already registered."]}})
 
 
 def _new_user(session: Session, organization: Organization, data: dict, **fields) -> User:
@@ -62,6 +67,10 @@ def _new_user(session: Session, organization: Organization, data: dict, **fields
         **fields,
     )
     session.add(user)
+    try:
+        session.flush()
+    except IntegrityError:  # the same email was registered concurrently, e.g. a double-submitted form
+        raise _email_taken() from None
     return user
 
 
