@@ -183,3 +183,13 @@ def test_plate_of_an_unknown_person_is_404(client, auth, ctx):
     db.session.commit()
 
     assert plate(auth.login(team.rep), type("Nobody", (), {"id": 999_999})).status_code == 404
+
+
+def test_plate_rejects_unknown_query_parameters(client, auth, ctx):
+    team = make_team()
+    db.session.commit()
+
+    response = plate(auth.login(team.rep), team.rep, statuses="done")  # a typo must not silently show open items
+
+    assert response.status_code == 422
+    assert "statuses" in response.json["errors"]["query"]

@@ -29,7 +29,7 @@ def update_person(data, person_id):
 
 
 @blp.get("/<int:person_id>/plate")
-@blp.arguments(PlateQuery(), location="query")
+@blp.arguments(PlateQuery(), location="query", unknown=None)  # None: the schema's RAISE, as for bodies
 @blp.response(200, PlateOut)
 @blp.alt_response(304, description="Not modified: the plate still matches If-None-Match")
 def get_plate(query, person_id):
