@@ -314,7 +314,8 @@ def test_a_drop_reason_without_dropping_is_422(client, auth, team):
 
 @pytest.mark.parametrize("status", ["done", "dropped"])
 def test_reopening_clears_completion_and_drop(client, auth, team, status):
-    item = set_status(make_item(team.rep), status=status, drop_reason="Not needed" if status == "dropped" else None)
+    reason = {"drop_reason": "Not needed"} if status == "dropped" else {}
+    item = set_status(make_item(team.rep), status=status, **reason)
     db.session.commit()
 
     response = patch(auth.login(team.rep), item, etag='"2"', status="open")
@@ -508,3 +509,24 @@ def test_history_of_an_item_you_may_not_see_is_404(client, auth, team):
     db.session.commit()
 
     assert auth.login(team.peer).get(f"/api/v1/items/{item.id}/history").status_code == 404
+
+
+def test_a_dropped_items_reason_can_be_changed(client, auth, team):
+    item = set_status(make_item(team.rep), status="dropped", drop_reason="Budget cut")
+    db.session.commit()
+
+    response = patch(auth.login(team.rep), item, etag='"2"', drop_reason="Customer cancelled")
+
+    assert (response.status_code, response.json["drop_reason"], response.json["version"]) == (
+        200, "Customer cancelled", 3)
+
+
+def test_a_dropped_items_reason_cannot_be_blanked(client, auth, team):
+    item = set_status(make_item(team.rep), status="dropped", drop_reason="Budget cut")
+    db.session.commit()
+    client = auth.login(team.rep)
+
+    response = patch(client, item, etag='"2"', drop_reason="   ")
+
+    assert response.status_code == 422
+    assert client.get(f"/api/v1/items/{item.id}").json["drop_reason"] == "Budget cut"

@@ -176,18 +176,18 @@ def check_version(item: Item, if_match: list[str] | None) -> None:
 def _status_change(item: Item, data: dict, at: datetime) -> tuple[str | None, dict[str, tuple]]:
     """Apply a status change; returns the history action and the changed fields."""
     new_status = data.get("status", item.status)
-    reason = data.get("drop_reason")
+    reason = data["drop_reason"].strip() if "drop_reason" in data else None
     if reason is not None and new_status != "dropped":
         raise Invalid("drop_reason", "A drop reason goes with status 'dropped'.")
+    if new_status == "dropped" and not (reason or (reason is None and item.status == "dropped")):
+        raise Invalid("drop_reason", "Say why this item is no longer needed.")
     if new_status == item.status:
-        if new_status == "dropped" and reason and reason.strip() != item.drop_reason:
-            return None, {"drop_reason": (item.drop_reason, reason.strip())}
+        if reason is not None and reason != item.drop_reason:
+            return None, {"drop_reason": (item.drop_reason, reason)}
         return None, {}
     changes: dict[str, tuple] = {"status": (item.status, new_status)}
     if new_status == "dropped":
-        if not reason or not reason.strip():
-            raise Invalid("drop_reason", "Say why this item is no longer needed.")
-        changes.update(drop_reason=(item.drop_reason, reason.strip()), dropped_at=(item.dropped_at, at),
+        changes.update(drop_reason=(item.drop_reason, reason), dropped_at=(item.dropped_at, at),
                        completed_at=(item.completed_at, None))
         return "dropped", changes
     if new_status == "done":
