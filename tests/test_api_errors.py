@@ -222,6 +222,7 @@ def test_a_json_body_that_is_not_an_object_is_422(client, auth, team):
     response = auth.login(team.rep).post("/api/v1/items", json=["Call Siemens"])
 
     assert_error_shape(response, 422)
+    assert response.json["message"] == "Send a JSON object with the documented fields."
 
 
 def test_an_oversized_body_is_413_json(client, auth, team):

@@ -31,10 +31,12 @@ def _fields_message(errors: dict) -> str:
     names = []
     for location, fields in errors.items():
         if isinstance(fields, dict):
-            names.extend(str(name) for name in fields)
+            names.extend(str(name) for name in fields if name != "_schema")  # _schema: not an object at all
         else:
             names.append(location)
-    return f"Check these fields: {', '.join(names)}." if names else "The input is not valid."
+    if names:
+        return f"Check these fields: {', '.join(names)}."
+    return "Send a JSON object with the documented fields." if "json" in errors else "The input is not valid."
 
 
 def error_payload(code: int, status: str, message: str, errors: dict | None = None, **extra) -> dict:
