@@ -14,7 +14,7 @@ INSTANT = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
 
 
 def plate_titles(client, person):
-    return [item["title"] for item in client.get(f"/api/v1/people/{person.id}/plate").json["items"]]
+    return [item["title"] for item in client.get(f"/api/v1/people/{person.id}/plate?limit=200").json["items"]]
 
 
 def patch(client, item, etag='"1"', **changes):
@@ -104,11 +104,12 @@ def test_default_placement_keeps_working_after_many_inserts_at_the_same_spot(cli
 
     titles = plate_titles(auth.login(team.rep), team.rep)
 
-    assert titles == ["High", *(f"Normal {n}" for n in range(60)), "Low"][:50]
+    assert titles == ["High", *(f"Normal {n}" for n in range(60)), "Low"]
 
 
 def test_new_item_placed_before_another(client, auth, team):
-    first, second = make_item(team.rep, title="First"), make_item(team.rep, title="Second")
+    make_item(team.rep, title="First")
+    second = make_item(team.rep, title="Second")
     db.session.commit()
     client = auth.login(team.rep)
 
@@ -116,7 +117,6 @@ def test_new_item_placed_before_another(client, auth, team):
 
     assert response.status_code == 201
     assert plate_titles(client, team.rep) == ["First", "New", "Second"]
-    assert first.id
 
 
 def test_new_item_placed_after_another(client, auth, team):

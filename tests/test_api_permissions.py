@@ -67,6 +67,18 @@ def test_creator_sees_item_they_put_on_their_managers_plate(client, auth, ctx):
     assert client.get(f"/api/v1/people/{team.manager.id}/plate").status_code == 403
 
 
+def test_creator_may_edit_the_item_they_put_on_their_managers_plate(client, auth, ctx):
+    team = make_team()
+    request_up = make_item(team.manager, creator=team.rep, title="Approve my travel")
+    db.session.commit()
+
+    response = auth.login(team.rep).patch(
+        f"/api/v1/items/{request_up.id}", json={"title": "Approve my travel to Lyon"}, headers={"If-Match": '"1"'})
+
+    assert response.status_code == 200
+    assert response.json["title"] == "Approve my travel to Lyon"
+
+
 def test_adding_to_skip_level_managers_plate_is_forbidden(client, auth, ctx):
     team = make_team()
     db.session.commit()
