@@ -359,3 +359,24 @@ def test_a_double_submitted_sign_up_creates_one_account_and_answers_409_to_the_o
         thread.join(timeout=30)
 
     assert sorted(response.status_code for response in responses) == [201, 409]
+
+
+def test_a_rejected_accept_leaves_the_invitation_usable(client, ctx):
+    token = make_invitation(make_team().manager)
+    db.session.commit()
+
+    rejected = client.post(f"/api/v1/invitations/{token}/accept", json={"password": "short", "time_zone": "UTC"})
+    accepted = client.post(f"/api/v1/invitations/{token}/accept", json={"password": NEW_PASSWORD, "time_zone": "UTC"})
+
+    assert (rejected.status_code, accepted.status_code) == (422, 201)
+
+
+def test_an_invitation_as_admin_makes_an_admin(client, ctx):
+    team = make_team()
+    token = make_invitation(team.boss, is_admin=True)
+    db.session.commit()
+
+    response = client.post(f"/api/v1/invitations/{token}/accept", json={"password": NEW_PASSWORD, "time_zone": "UTC"})
+
+    assert response.json["user"]["is_admin"] is True
+    assert response.json["user"]["manager_id"] == team.boss.id
