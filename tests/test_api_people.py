@@ -8,6 +8,8 @@ from webapp.extensions import db
 
 # 10:30 UTC on 10 March: already 11 March on Kiritimati (UTC+14), still 9 March in Pago Pago (UTC-11).
 INSTANT = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
+# The row of issue 3; later issues may add counts of their own.
+ROW_KEYS = ("id", "name", "email", "manager_id", "time_zone", "is_admin", "open_items", "overdue_items")
 
 
 def rows_by_name(response):
@@ -25,8 +27,9 @@ def test_people_lists_everyone_in_the_organization_and_nobody_else(client, auth,
     assert response.status_code == 200
     assert sorted(rows_by_name(response)) == ["Bea Boss", "Jo Junior", "Max Manager", "Pat Peer", "Rita Rep"]
     rita = rows_by_name(response)["Rita Rep"]
-    assert rita == {"id": team.rep.id, "name": "Rita Rep", "email": team.rep.email, "manager_id": team.manager.id,
-                    "time_zone": "Europe/Berlin", "is_admin": False, "open_items": 0, "overdue_items": 0}
+    assert {key: rita[key] for key in ROW_KEYS} == {
+        "id": team.rep.id, "name": "Rita Rep", "email": team.rep.email, "manager_id": team.manager.id,
+        "time_zone": "Europe/Berlin", "is_admin": False, "open_items": 0, "overdue_items": 0}
 
 
 def test_people_counts_are_null_for_plates_you_may_not_see(client, auth, ctx):
