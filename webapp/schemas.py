@@ -84,6 +84,7 @@ class PersonRowOut(Schema):
     is_admin = fields.Boolean(attribute="person.is_admin")
     open_items = fields.Integer(allow_none=True)
     overdue_items = fields.Integer(allow_none=True)
+    high_items = fields.Integer(allow_none=True, metadata={"description": "open high-priority items"})
 
 
 class AdminIn(InSchema):
@@ -132,6 +133,14 @@ class InvitationOut(Schema):
     id = fields.Integer()
     token = fields.String()
     url = fields.String()
+    expires_at = UTCInstant()
+
+
+class InvitationPreviewOut(Schema):
+    email = fields.String()
+    name = fields.String()
+    organization = fields.Nested(OrganizationOut)
+    invited_by = fields.Nested(PersonRef)
     expires_at = UTCInstant()
 
 

@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from webapp.auth.guard import start_session
 from webapp.extensions import db
-from webapp.schemas import AcceptIn, InvitationIn, InvitationOut, UserEnvelopeOut
+from webapp.schemas import AcceptIn, InvitationIn, InvitationOut, InvitationPreviewOut, UserEnvelopeOut
 from webapp.services import people
 
 blp = Blueprint("invitations", __name__, url_prefix="/api/v1/invitations", description="Invitations")
@@ -20,6 +20,13 @@ def create_invitation(data):
     db.session.commit()
     url = f"{request.host_url}invite/{token}"
     return {"id": invitation.id, "token": token, "url": url, "expires_at": invitation.expires_at}
+
+
+@blp.get("/<token>")
+@blp.response(200, InvitationPreviewOut)
+def preview_invitation(token):
+    """Who is invited, by whom and to which organization; 404 unknown, 410 used or expired."""
+    return people.invitation_preview(db.session, token)
 
 
 @blp.post("/<token>/accept")

@@ -5,7 +5,7 @@ import secrets
 
 from flask import request, session
 from flask_login import current_user, login_user
-from werkzeug.exceptions import Forbidden, Unauthorized
+from werkzeug.exceptions import Forbidden, Unauthorized, UnsupportedMediaType
 
 from webapp.extensions import login_manager
 from webapp.models import User
@@ -19,6 +19,7 @@ PUBLIC_ENDPOINTS = {
     "accounts.get_session",
     "accounts.log_in",
     "invitations.accept_invitation",
+    "invitations.preview_invitation",
 }
 # Unsafe endpoints that start a session and so cannot carry its CSRF token yet.
 CSRF_EXEMPT_ENDPOINTS = {
@@ -78,7 +79,7 @@ def slide_session_expiry() -> None:
 
 
 def guard_api_request() -> None:
-    """Reject anonymous calls with 401, then unsafe calls without the session's CSRF token with 403."""
+    """Reject anonymous calls with 401, unsafe calls without the session's CSRF token with 403, non-JSON bodies with 415."""
     slide_session_expiry()
     if not request.path.startswith("/api/") or request.endpoint is None:
         return
@@ -89,6 +90,8 @@ def guard_api_request() -> None:
         expected = session.get("csrf_token", "")
         if not (expected and hmac.compare_digest(sent.encode(), expected.encode())):
             raise Forbidden(description="Missing or wrong X-CSRF-Token header; reload the page and try again.")
+    if request.content_length and not request.is_json:  # it would be read as no fields at all: a silent no-op
+        raise UnsupportedMediaType()
 
 
 def init_app(app) -> None:

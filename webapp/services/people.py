@@ -165,6 +165,18 @@ def find_invitation(session: Session, token: str) -> Invitation:
     return invitation
 
 
+def invitation_preview(session: Session, token: str) -> dict:
+    """What the accept page shows before an account exists: who invites whom, into which organization."""
+    invitation = find_invitation(session, token)
+    return {
+        "email": invitation.email,
+        "name": invitation.name,
+        "organization": session.get(Organization, invitation.organization_id),
+        "invited_by": session.get(User, invitation.invited_by_id),
+        "expires_at": invitation.expires_at,
+    }
+
+
 def accept_invitation(session: Session, token: str, data: dict) -> User:
     invitation = find_invitation(session, token)
     organization = session.get(Organization, invitation.organization_id)
@@ -209,6 +221,7 @@ class PersonRow:
     person: User
     open_items: int | None
     overdue_items: int | None
+    high_items: int | None = None
 
 
 def list_people(session: Session, actor: User) -> list[PersonRow]:
@@ -223,14 +236,15 @@ def list_people(session: Session, actor: User) -> list[PersonRow]:
         if person.id not in visible:
             rows.append(PersonRow(person, None, None))
             continue
-        c = counts.get(person.id)
-        rows.append(PersonRow(person, c.open if c else 0, c.overdue_on(local_today(person.time_zone)) if c else 0))
+        c = counts.get(person.id) or _OpenCounts(0, 0, 0, 0, 0, now().date())
+        rows.append(PersonRow(person, c.open, c.overdue_on(local_today(person.time_zone)), c.high))
     return rows
 
 
 @dataclass
 class _OpenCounts:
     open: int
+    high: int
     surely_overdue: int
     due_day_before: int
     due_utc_day: int
@@ -256,6 +270,7 @@ def _open_counts(session: Session, owner_ids: list[int]) -> dict[int, _OpenCount
         select(
             Item.owner_id,
             func.count(),
+            func.sum(case((Item.priority == "high", 1), else_=0)),
             func.sum(case((Item.due_on < day_before, 1), else_=0)),
             func.sum(case((Item.due_on == day_before, 1), else_=0)),
             func.sum(case((Item.due_on == utc_today, 1), else_=0)),
@@ -263,4 +278,4 @@ def _open_counts(session: Session, owner_ids: list[int]) -> dict[int, _OpenCount
         .where(Item.owner_id.in_(owner_ids), Item.status == "open")
         .group_by(Item.owner_id)
     )
-    return {owner: _OpenCounts(n, a or 0, b or 0, c or 0, utc_today) for owner, n, a, b, c in rows}
+    return {owner: _OpenCounts(n, h or 0, a or 0, b or 0, c or 0, utc_today) for owner, n, h, a, b, c in rows}
