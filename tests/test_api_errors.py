@@ -299,3 +299,15 @@ def test_openapi_document_is_public_and_lists_every_endpoint(client):
     }
     for path, methods in expected.items():
         assert methods <= set(paths.get(path, {})), path
+
+
+def test_a_body_that_is_not_json_is_415_and_changes_nothing(client, auth, team):
+    item = make_item(team.rep, title="Call Siemens")
+    db.session.commit()
+    client = auth.login(team.rep)
+
+    response = client.patch(f"/api/v1/items/{item.id}", data="title=Call+Bosch", headers={"If-Match": '"1"'},
+                            content_type="application/x-www-form-urlencoded")
+
+    assert_error_shape(response, 415)
+    assert client.get(f"/api/v1/items/{item.id}").json["version"] == 1
