@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 
 from webapp import create_app
@@ -33,20 +33,19 @@ def postgres_schema():
         db.create_all()
         db.engine.dispose()
     engine.dispose()
-    return POSTGRES_URL
+    # Tests need no durability: commits need not wait for the server to flush its log.
+    return make_url(POSTGRES_URL).update_query_dict({"options": "-csynchronous_commit=off"}).render_as_string(False)
 
 
 def _empty_tables(app) -> None:
-    """Empty every table and restart its ids; DELETE is far faster than TRUNCATE on tables this small."""
+    """Empty every table and restart its ids in one round trip (DELETE: TRUNCATE is slow on tables this small)."""
+    tables = list(reversed(db.metadata.sorted_tables))
+    script = [f'DELETE FROM "{table.name}"' for table in tables]
+    script += [f'ALTER SEQUENCE "{table.name}_id_seq" RESTART' for table in tables
+               if "id" in table.c and table.c.id.primary_key and table.c.id.autoincrement in (True, "auto")]
     with app.app_context():
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(table.delete())
-        sequences = db.session.scalars(text(
-            "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = current_schema()"))
-        for sequence in sequences.all():
-            db.session.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
-        db.session.commit()
-        db.session.remove()
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("; ".join(script))
 
 
 @pytest.fixture(scope="session")
