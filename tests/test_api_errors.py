@@ -204,9 +204,10 @@ def test_invalid_edit_is_422_and_changes_nothing(client, auth, team, change):
     ("/api/v1/organizations", {"name": "Acme"}),
     ("/api/v1/session", {"email": "a@example.test"}),
     ("/api/v1/session", {"email": "a@example.test", "password": "x", "remember": True}),
+    ("/api/v1/session", {"email": "a\x00@example.test", "password": "x"}),
     ("/api/v1/invitations/some-token/accept", {"password": "x" * 12}),
     ("/api/v1/invitations/some-token/accept", {"password": "x" * 12, "time_zone": "UTC", "email": "a@example.test"}),
-], ids=["bad email", "no admin", "no password", "unknown field", "no time zone", "email not choosable"])
+], ids=["bad email", "no admin", "no password", "unknown field", "NUL in email", "no time zone", "email not choosable"])
 def test_public_endpoints_validate_too(client, path, body):
     assert_error_shape(client.post(path, json=body), 422)
 

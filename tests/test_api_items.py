@@ -504,6 +504,17 @@ def test_history_times_in_changes_are_utc_with_z(client, auth, team):
     assert completed["changes"]["completed_at"] == [None, "2026-03-10T10:30:00Z"]
 
 
+def test_reassignment_is_recorded_in_history(client, auth, team):
+    item = make_item(team.rep)
+    db.session.commit()
+    client = auth.login(team.manager)
+    patch(client, item, owner_id=team.peer.id)
+
+    last = client.get(f"/api/v1/items/{item.id}/history").json[-1]
+
+    assert (last["action"], last["changes"]) == ("reassigned", {"owner_id": [team.rep.id, team.peer.id]})
+
+
 def test_history_of_an_item_you_may_not_see_is_404(client, auth, team):
     item = make_item(team.rep)
     db.session.commit()
