@@ -51,7 +51,7 @@ def test_unsafe_request_with_a_wrong_csrf_token_is_403(client, auth, team, metho
     assert_error_shape(response, 403)
 
 
-def test_csrf_token_from_another_session_is_refused(app, client, auth, team):
+def test_csrf_token_from_another_session_is_refused(client, auth, team):
     other = auth.login(team.manager).csrf_token
     client = auth.login(team.rep)
 
@@ -255,7 +255,7 @@ def test_wrong_method_under_api_is_405_json_with_allow(client, auth, team):
     assert "GET" in response.headers["Allow"]
 
 
-def test_an_unexpected_error_is_500_json_and_logged(app, client, auth, team, monkeypatch, caplog):
+def test_an_unexpected_error_is_500_json_and_logged(client, auth, team, monkeypatch, caplog):
     from webapp.services import people
 
     def explode(*args, **kwargs):
