@@ -110,6 +110,16 @@ def test_unparseable_json_is_400(client, auth, team):
     assert_error_shape(response, 400)
 
 
+@pytest.mark.parametrize("idempotency_key", [None, "key-1"])
+def test_json_nested_too_deeply_to_parse_is_400(client, auth, team, idempotency_key):
+    body = "[" * 100_000 + "]" * 100_000
+
+    response = auth.login(team.rep).post("/api/v1/items", data=body, content_type="application/json",
+                                         headers={"Idempotency-Key": idempotency_key})
+
+    assert_error_shape(response, 400)
+
+
 def test_every_invalid_field_is_named(client, auth, team):
     response = auth.login(team.rep).post("/api/v1/items", json={
         "owner_id": "three", "title": "x" * 201, "notes": "n" * 10_001, "priority": "urgent",

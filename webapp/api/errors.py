@@ -3,7 +3,7 @@ import logging
 
 from flask import render_template, request
 from flask_smorest import Api
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from webapp.services.errors import DomainError
 
@@ -87,5 +87,7 @@ class PlateApi(Api):
     def handle_unexpected(self, error: Exception):
         if isinstance(error, HTTPException):
             return self.handle_http_exception(error)
+        if isinstance(error, RecursionError) and "decoding a JSON" in str(error):  # json raises it, not ValueError
+            return self.handle_http_exception(BadRequest("The body is not valid JSON: it is nested too deeply."))
         log.exception("unhandled error on %s %s", request.method, request.path)
         return self.handle_http_exception(InternalServerError())
