@@ -1,4 +1,4 @@
-/* Plate's service worker: the app shell offline, last-known API reads, and replay of queued writes.
+/* Plate's service worker: the app shell offline, last-known API reads, replay of queued writes, and digests by push.
  * /sw.js fills in the shell's version (a hash of its files) and its URLs when it serves this file.
  */
 "use strict";
@@ -7,13 +7,15 @@ const SHELL_URLS = ["__SHELL_URLS__"];
 const SHELL_CACHE = `plate-shell-${SHELL_VERSION}`;
 const API_CACHE = "plate-api"; // survives deploys; the page deletes it on logout
 const API_TIMEOUT_MS = 5000; // one bar of signal: after this, show the last known copy
-const APP_PAGES = /^\/(people\/\d+|items\/\d+|team|settings)?\/?$/;
+const APP_PAGES = /^\/(people\/\d+|items\/\d+|team|settings|inbox)?\/?$/;
 const CACHED_READS = [
   /^\/api\/v1\/session$/,
   /^\/api\/v1\/people$/,
   /^\/api\/v1\/people\/\d+\/plate$/,
   /^\/api\/v1\/items\/\d+$/,
   /^\/api\/v1\/items\/\d+\/history$/,
+  /^\/api\/v1\/notifications$/,
+  /^\/api\/v1\/me\/notification-settings$/,
 ];
 
 importScripts("/static/js/outbox-core.js");
@@ -118,3 +120,104 @@ self.addEventListener("sync", (event) => {
 
 // Every start of the worker is a chance to deliver what was queued (Safari has no Background Sync).
 replayOutbox().catch(() => {});
+
+// --- Web Push: one notification per digest -------------------------------------------------
+
+const DIGEST_TAG = "plate-digest"; // one per device (one person per device): a newer digest replaces the older
+
+function digestFrom(data) {
+  let payload = null;
+  try {
+    payload = data?.json();
+  } catch (error) {
+    // not JSON: still show something (below)
+  }
+  const text = (value, fallback) => (typeof value === "string" && value.trim() ? value : fallback);
+  payload = payload && typeof payload === "object" ? payload : {};
+  let url = "/";
+  try {
+    const target = new URL(text(payload.url, "/"), self.location.origin);
+    if (target.origin === self.location.origin) url = target.pathname + target.search; // never open another site
+  } catch (error) {
+    // a malformed url: open the plate
+  }
+  return {
+    title: text(payload.title, "Plate"),
+    body: text(payload.body, "There is news on your plate."),
+    url,
+    count: Number.isInteger(payload.count) ? payload.count : null,
+    items: Array.isArray(payload.items) ? payload.items.slice(0, 20) : [],
+  };
+}
+
+self.addEventListener("push", (event) => {
+  // Always show a notification, even for a malformed or repeated payload: Chrome otherwise shows
+  // "This site has been updated in the background", and Safari revokes silent subscriptions.
+  const digest = digestFrom(event.data);
+  event.waitUntil((async () => {
+    await self.registration.showNotification(digest.title, {
+      body: digest.body,
+      tag: DIGEST_TAG,
+      renotify: false,
+      icon: "/static/icons/icon-192.png",
+      badge: "/static/icons/icon-192.png",
+      timestamp: Date.now(),
+      data: { url: digest.url, count: digest.count, items: digest.items },
+    });
+    for (const client of await self.clients.matchAll({ type: "window" })) client.postMessage({ type: "pushed" });
+  })());
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = new URL(event.notification.data?.url || "/", self.location.origin).href;
+  event.waitUntil((async () => {
+    const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    const exact = windows.find((client) => client.url === url);
+    if (exact) return exact.focus();
+    const open = windows.find((client) => "navigate" in client);
+    if (open) {
+      try {
+        await open.focus();
+        return await open.navigate(url);
+      } catch (error) {
+        // an uncontrolled window cannot be navigated from here: open a new one
+      }
+    }
+    return self.clients.openWindow(url);
+  })());
+});
+
+function keyBytes(base64url) {
+  const base64 = base64url.replace(/-/g, "+").replace(/_/g, "/");
+  return Uint8Array.from(atob(base64.padEnd(Math.ceil(base64.length / 4) * 4, "=")), (c) => c.charCodeAt(0));
+}
+
+/** The push service replaced the subscription: subscribe again with the same key and tell the server. */
+async function resubscribe(oldSubscription, newSubscription) {
+  let subscription = newSubscription;
+  if (!subscription) {
+    let key = oldSubscription?.options?.applicationServerKey;
+    if (!key) {
+      const response = await fetch("/api/v1/push/public-key", { credentials: "same-origin", cache: "no-store" });
+      key = keyBytes((await response.json()).public_key);
+    }
+    subscription = await self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+  }
+  const sessionResponse = await fetch("/api/v1/session", { credentials: "same-origin", cache: "no-store" });
+  if (!sessionResponse.ok) return; // logged out: the page posts it after the next login
+  const { csrf_token: csrf } = await sessionResponse.json();
+  const send = (method, body) => fetch("/api/v1/push/subscriptions", {
+    method, credentials: "same-origin", body: JSON.stringify(body),
+    headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf },
+  });
+  await send("POST", subscription.toJSON());
+  if (oldSubscription?.endpoint && oldSubscription.endpoint !== subscription.endpoint) {
+    await send("DELETE", { endpoint: oldSubscription.endpoint });
+  }
+}
+
+self.addEventListener("pushsubscriptionchange", (event) => {
+  // Reliable only in Firefox; the page also re-posts a changed subscription on every visit.
+  event.waitUntil(resubscribe(event.oldSubscription, event.newSubscription));
+});
