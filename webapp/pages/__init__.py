@@ -11,6 +11,7 @@ APP_PAGES = {
     "team": "/team",
     "item": "/items/<int:item_id>",
     "settings": "/settings",
+    "inbox": "/inbox",
 }
 
 

@@ -1,9 +1,12 @@
 // The signed-in app: pick the page's view from the path, keep it in step with the outbox and the network.
 import { openAddSheet } from "./addsheet.js";
 import { clockIn } from "./format.js";
+import { get } from "./api.js";
 import { dismiss, onChange, pending, replay, resolveConflict, useAccount } from "./outbox.js";
+import { keepSubscriptionCurrent } from "./push.js";
 import { loadPeople, loadSession, session } from "./store.js";
 import { banner, h, openSheet } from "./ui.js";
+import { inboxView } from "./views/inbox.js";
 import { itemView } from "./views/item.js";
 import { plateView } from "./views/plate.js";
 import { settingsView } from "./views/settings.js";
@@ -18,6 +21,7 @@ function route(path) {
   if ((match = path.match(/^\/items\/(\d+)\/?$/))) return itemView(Number(match[1]));
   if (path.startsWith("/team")) return teamView();
   if (path.startsWith("/settings")) return settingsView();
+  if (path.startsWith("/inbox")) return inboxView();
   return plateView(session.user.id);
 }
 
@@ -42,12 +46,36 @@ async function reload() {
 
 function markNavigation() {
   const section = location.pathname.startsWith("/team") || location.pathname.startsWith("/people/") ? "team"
-    : location.pathname.startsWith("/settings") ? "settings" : location.pathname.startsWith("/items/") ? "" : "plate";
+    : location.pathname.startsWith("/settings") ? "settings"
+    : location.pathname.startsWith("/items/") || location.pathname.startsWith("/inbox") ? "" : "plate";
   document.querySelectorAll("[data-nav]").forEach((link) => {
     if (link.dataset.nav === section) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   });
+  if (location.pathname.startsWith("/inbox")) document.getElementById("bell").setAttribute("aria-current", "page");
 }
+
+// --- the bell: unread notifications --------------------------------------------------------
+
+function showUnread(unread) {
+  const count = document.getElementById("bell-count");
+  count.textContent = unread > 99 ? "99+" : String(unread);
+  count.hidden = !unread;
+  document.getElementById("bell").setAttribute("aria-label", unread ? `Notifications, ${unread} unread` : "Notifications");
+}
+
+async function refreshUnread() {
+  if (view?.notes) return view.load().then(render); // the inbox itself: its list and the count together
+  try {
+    showUnread((await get("/notifications?limit=1")).unread);
+  } catch (error) {
+    // offline and never read: the bell stays as it is
+  }
+}
+
+window.addEventListener("plate:unread", ({ detail }) => showUnread(detail));
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible" && view) refreshUnread(); });
+navigator.serviceWorker?.addEventListener("message", (event) => { if (event.data?.type === "pushed") refreshUnread(); });
 
 // --- freshness: "offline · last updated 10:42" ---------------------------------------------
 
@@ -68,6 +96,7 @@ window.addEventListener("online", async () => {
   oldestCopy = null;
   await replay();
   if (view) await reload();
+  if (view) refreshUnread();
 });
 
 // --- the outbox: state in the app bar, conflicts and refusals shown to the person ----------
@@ -176,9 +205,10 @@ async function start() {
   markNavigation();
   view = route(location.pathname);
   document.getElementById("add-button").addEventListener("click", () => openAddSheet(view?.ownerId));
-  await Promise.all([loadPeople().catch(() => {}), view.load()]);
+  await Promise.all([loadPeople().catch(() => {}), view.load(), view.notes ? null : refreshUnread()]);
   await render();
   await showSyncState();
+  keepSubscriptionCurrent(user.id).catch(() => {}); // pushsubscriptionchange is unreliable outside Firefox
   if (!navigator.onLine && !document.querySelector('[data-banner="offline"]')) banner("offline", "Offline", "offline");
   await replay(); // whatever is left from last time goes out now
 }

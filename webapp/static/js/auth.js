@@ -2,8 +2,7 @@
 import { post } from "./api.js";
 import { browserTimeZone } from "./format.js";
 import { loadSession, logOut } from "./store.js";
-import { errorText, showFormError } from "./ui.js";
-import { timeZoneOptions } from "./views/settings.js";
+import { errorText, showFormError, timeZoneOptions } from "./ui.js";
 
 const main = document.getElementById("main");
 const form = document.getElementById("auth-form");

@@ -1,6 +1,7 @@
 // Who is logged in and the people of their organization, as last read from the API.
 import { ApiError, del, get, setCsrfToken } from "./api.js";
 import { forgetAccount } from "./outbox.js";
+import { forgetDevice } from "./push.js";
 
 export const session = { user: null, people: [], byId: new Map() };
 
@@ -45,6 +46,7 @@ export function addableOwners() {
 /** Log out of this device: end the session, then forget its cached data and unsent writes. */
 export async function logOut() {
   const userId = session.user?.id;
+  if (userId) await forgetDevice(userId); // while the session lasts: the server forgets this device's endpoint
   try {
     await del("/session");
   } catch (error) {

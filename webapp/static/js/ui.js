@@ -63,3 +63,10 @@ export function banner(key, content, tone = "info") {
   if (!content) return;
   area.append(h("div", { class: `banner ${tone}`, dataset: { banner: key } }, content));
 }
+
+/** Fill a <select> with the IANA zones this browser knows, `current` selected. */
+export function timeZoneOptions(select, current) {
+  const zones = Intl.supportedValuesOf?.("timeZone") || [current];
+  if (!zones.includes(current)) zones.unshift(current);
+  select.replaceChildren(...zones.map((zone) => h("option", { value: zone, selected: zone === current }, zone.replaceAll("_", " "))));
+}
