@@ -269,3 +269,24 @@ def test_subscription_keys_are_validated(client, auth, team, keys, field):
     subscription["keys"] = keys or {**subscription["keys"], "auth": b64url(b"short")}
     response = auth.login(rep).post("/api/v1/push/subscriptions", json=subscription)
     assert response.status_code == 422 and field in response.json["errors"]["json"]
+
+
+def test_public_key_is_a_p256_point_generated_once_into_instance(client, auth, team, app):
+    _, rep, _ = team
+    auth.login(rep)
+    first = client.get("/api/v1/push/public-key").json["public_key"]
+    raw = base64.urlsafe_b64decode(first + "=" * (-len(first) % 4))
+    ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)  # raises if not a P-256 point
+    assert client.get("/api/v1/push/public-key").json["public_key"] == first
+    app.extensions.pop("plate_vapid")  # a restarted server reads the same key back from instance/
+    assert client.get("/api/v1/push/public-key").json["public_key"] == first
+
+
+def test_configured_vapid_key_is_used(client, auth, team, app):
+    _, rep, _ = team
+    private = ec.generate_private_key(ec.SECP256R1())
+    app.config["PLATE_VAPID_PRIVATE_KEY"] = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    expected = b64url(private.public_key().public_bytes(serialization.Encoding.X962,
+                                                        serialization.PublicFormat.UncompressedPoint))
+    assert auth.login(rep).get("/api/v1/push/public-key").json == {"public_key": expected}

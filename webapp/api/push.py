@@ -4,10 +4,18 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from webapp.extensions import db
-from webapp.schemas import EndpointIn, SubscriptionIn, SubscriptionOut
+from webapp.notifications import keys
+from webapp.schemas import EndpointIn, PublicKeyOut, SubscriptionIn, SubscriptionOut
 from webapp.services import notifications
 
 blp = Blueprint("push", __name__, url_prefix="/api/v1/push", description="Web Push subscriptions")
+
+
+@blp.get("/public-key")
+@blp.response(200, PublicKeyOut)
+def public_key():
+    """The VAPID application server key (base64url) for pushManager.subscribe."""
+    return {"public_key": keys.application_server_key(keys.load_vapid(current_app))}
 
 
 @blp.post("/subscriptions")
