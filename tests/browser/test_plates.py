@@ -59,6 +59,8 @@ def test_invited_person_sets_a_password_and_sees_their_plate(site, context, page
     try:
         newcomer = invited.new_page()
         newcomer.goto(link.input_value())
+        expect(newcomer.locator("#invite-preview")).to_contain_text("Dana Whitfield invited you (lucia@example.test)")
+        expect(newcomer.get_by_label("Your name")).to_have_value("Lucía Ortega")
         expect(newcomer.get_by_label("Your time zone")).to_have_value("America/Mexico_City")
         newcomer.get_by_label("Password").fill("a long password")
         newcomer.get_by_role("button", name="Join").click()
@@ -69,6 +71,12 @@ def test_invited_person_sets_a_password_and_sees_their_plate(site, context, page
         assert session["user"]["time_zone"] == "America/Mexico_City"
     finally:
         invited.close()
+
+
+def test_a_dead_invitation_link_says_so_before_asking_for_a_password(site, page):
+    page.goto(f"{site.url}/invite/no-such-token")
+    expect(page.get_by_text("This invitation link is not valid.")).to_be_visible()
+    expect(page.get_by_label("Password")).to_be_hidden()
 
 
 def test_manager_places_a_new_item_among_the_reports_open_items(site, context, page, team):
@@ -110,6 +118,21 @@ def test_ticking_an_item_completes_it_and_undo_brings_it_back(site, context, pag
     expect(titles(page)).to_have_text(["Follow up with Tata Motors"])
 
 
+def test_undo_after_the_completion_synced_puts_the_item_back_where_it_was(site, context, page, team):
+    site.log_in(context, "ravi@example.test")
+    site.open(page)
+    page.get_by_label("Done: Follow up with Tata Motors").click()  # not check(): the row leaves at once
+    site.wait_until_synced(page)
+    assert [i.title for i in server_items(team["ravi"].id, "done")] == ["Follow up with Tata Motors"]
+    page.get_by_role("button", name="Undo").click()  # reopening alone would put it below "Send revised quote"
+    expect(titles(page)).to_have_text(["Update Q4 pipeline", "Follow up with Tata Motors", "Send revised quote"])
+    site.wait_until_synced(page)
+    assert [i.title for i in server_items(team["ravi"].id)] == [
+        "Update Q4 pipeline", "Follow up with Tata Motors", "Send revised quote"]
+    page.reload()
+    expect(titles(page)).to_have_text(["Update Q4 pipeline", "Follow up with Tata Motors", "Send revised quote"])
+
+
 def test_dropping_asks_why_and_records_the_reason(site, context, page, team):
     site.log_in(context, "ravi@example.test")
     site.open(page)
@@ -141,6 +164,9 @@ def test_moving_items_up_and_down_reorders_the_plate(site, context, page, team):
     db.session.rollback()
     moved = db.session.scalars(select(ItemEvent).where(ItemEvent.action == "moved")).all()
     assert len(moved) == 1
+
+    page.get_by_role("link", name="Send revised quote").click()
+    expect(page.locator(".history")).to_contain_text("You moved it above “Follow up with Tata Motors”")
 
 
 def test_team_shows_counts_and_local_time(site, context, page, team):

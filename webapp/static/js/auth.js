@@ -1,8 +1,8 @@
 // Log in, sign up, accept an invitation, log out: the pages before (and after) a session.
-import { post } from "./api.js";
+import { get, post } from "./api.js";
 import { browserTimeZone } from "./format.js";
 import { loadSession, logOut } from "./store.js";
-import { errorText, showFormError, timeZoneOptions } from "./ui.js";
+import { errorText, h, showFormError, timeZoneOptions } from "./ui.js";
 
 const main = document.getElementById("main");
 const form = document.getElementById("auth-form");
@@ -27,7 +27,26 @@ const submitters = {
 // Installing the worker here already makes the app installable and its shell available offline.
 navigator.serviceWorker?.register("/sw.js", { scope: "/" }).catch(() => {});
 
+/** Who invited you to which team, or, up front, that the link no longer works. */
+async function previewInvitation() {
+  const lead = document.getElementById("invite-preview");
+  try {
+    const invitation = await get(`/invitations/${encodeURIComponent(main.dataset.token)}`);
+    lead.replaceChildren(h("strong", {}, invitation.invited_by.name), ` invited you (${invitation.email}) to `,
+      h("strong", {}, invitation.organization.name), ". Set a password to see your plate and what they add to it.");
+    if (!form.name.value) form.name.value = invitation.name;
+  } catch (error) {
+    if (error.status !== 404 && error.status !== 410) return; // offline or a hiccup: joining may still work
+    form.hidden = true;
+    lead.replaceChildren(error.status === 410
+      ? "This invitation has expired or was already used. Ask whoever invited you for a new link."
+      : "This invitation link is not valid. Check that you opened the whole link, or ask for a new one.");
+    lead.append(" Already have an account? ", h("a", { href: "/login" }, "Log in"), ".");
+  }
+}
+
 if (form) {
+  if (main.dataset.view === "invite") previewInvitation();
   form.querySelectorAll("[data-time-zone]").forEach((select) => timeZoneOptions(select, browserTimeZone()));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

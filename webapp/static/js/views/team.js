@@ -1,5 +1,5 @@
 // Team: everyone below you with open, high-priority and overdue counts and their local time; invite people.
-import { get, post } from "../api.js";
+import { post } from "../api.js";
 import { clockIn } from "../format.js";
 import { loadPeople, peopleBelow, session } from "../store.js";
 import { errorText, h, showFormError } from "../ui.js";
@@ -7,24 +7,14 @@ import { errorText, h, showFormError } from "../ui.js";
 export function teamView() {
   const view = {
     title: "Team",
-    highCounts: new Map(),
     async load() {
-      await loadPeople().catch(() => {});
-      // The people list has open and overdue counts; high-priority counts come from each plate.
-      await Promise.all(peopleBelow(session.user.id).map(async (p) => {
-        try {
-          const plate = await get(`/people/${p.id}/plate?status=open&limit=200`);
-          view.highCounts.set(p.id, plate.items.filter((item) => item.priority === "high").length);
-        } catch (error) {
-          view.highCounts.delete(p.id);
-        }
-      }));
+      await loadPeople().catch(() => {}); // each row counts open, high-priority and overdue items
     },
     render(main) {
       const team = peopleBelow(session.user.id);
       main.replaceChildren(
         team.length
-          ? h("ul", { class: "team" }, team.map((p) => row(p, view.highCounts.get(p.id))))
+          ? h("ul", { class: "team" }, team.map(row))
           : h("div", { class: "empty" }, h("p", {}, "No one reports to you yet."),
               h("p", { class: "hint" }, "Invite your team below; they will see their plate and what you add to it.")),
         main.querySelector("#invite-form") || inviteForm(), // keep what is being typed
@@ -38,13 +28,13 @@ function count(value, label, tone) {
   return h("span", { class: `count-pill ${tone}${value ? "" : " zero"}` }, h("strong", {}, value ?? "–"), ` ${label}`);
 }
 
-function row(p, high) {
+function row(p) {
   return h("li", { class: `team-row depth-${Math.min(p.depth, 3)}` },
     h("a", { href: `/people/${p.id}` },
       h("span", { class: "team-name" }, p.name,
         h("span", { class: "team-time" }, `${clockIn(p.time_zone)} · ${p.time_zone.split("/").pop().replace("_", " ")}`)),
       h("span", { class: "team-counts" },
-        count(p.open_items, "open", "open"), count(high, "high", "high"), count(p.overdue_items, "overdue", "overdue"))));
+        count(p.open_items, "open", "open"), count(p.high_items, "high", "high"), count(p.overdue_items, "overdue", "overdue"))));
 }
 
 function inviteForm() {
