@@ -3,10 +3,12 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
+import webapp.pwa
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import make_item, make_org, make_user
 from webapp.extensions import db
 from webapp.models import Item, ItemEvent
+from webapp.services import items
 
 pytestmark = pytest.mark.browser
 
@@ -78,6 +80,67 @@ def test_offline_plate_opens_and_queued_writes_arrive_exactly_once(site, context
         select(Item.title).where(Item.owner_id == rep["ravi"].id, Item.status == "open").order_by(Item.position)).all()
     assert open_titles == expected
     assert db.session.scalar(select(Item.drop_reason).where(Item.title == "Log expenses")) == "Finance does it now"
+
+
+def test_an_item_completed_offline_is_in_the_done_tab_at_once(site, context, page, rep):
+    open_plate_online(site, context, page, rep["ravi"])
+    context.set_offline(True)
+    page.get_by_label("Done: Book Hamburg travel").click()  # not check(): the row leaves at once
+    page.get_by_role("tab", name="Done").click()  # never opened online: only this device's change is known
+    expect(titles(page)).to_have_text(["Book Hamburg travel"])
+    expect(page.locator("li.item", has_text="Book Hamburg travel")).to_contain_text("waiting to sync")
+
+    context.set_offline(False)
+    site.wait_until_synced(page)
+    expect(titles(page)).to_have_text(["Book Hamburg travel"])
+    expect(page.locator("li.item", has_text="Book Hamburg travel")).not_to_contain_text("waiting to sync")
+
+
+def test_a_refused_write_is_shown_and_dropped_only_when_dismissed(site, context, page, rep):
+    open_plate_online(site, context, page, rep["ravi"])
+    context.set_offline(True)
+    page.get_by_role("button", name="More for Log expenses").click()
+    page.get_by_role("button", name="Move up").click()  # above "Book Hamburg travel"...
+    anchor = db.session.scalar(select(Item).where(Item.title == "Book Hamburg travel"))
+    items.update_item(db.session, rep["dana"], anchor.id, ["*"], {"status": "done"})  # ...which Dana completes
+    db.session.commit()
+
+    context.set_offline(False)
+    banner = page.locator('[data-banner="outbox"]')
+    expect(banner).to_contain_text("Not saved:")  # a 422: the person decides, nothing is retried or lost silently
+    expect(page.locator("li.item", has_text="Log expenses")).to_contain_text("not saved")
+    page.reload()
+    expect(banner).to_contain_text("Not saved:")  # still there after a reload
+    assert len(site.outbox(page)) == 1
+    banner.get_by_role("button", name="Dismiss").click()
+    site.wait_until_synced(page)
+    expect(banner).to_be_hidden()
+    expect(titles(page)).to_have_text(["Call Siemens", "Log expenses", "Renew Wipro contract"])
+    assert events("moved") == 0
+
+
+def test_a_new_version_is_offered_and_taken_on_request(site, context, page, rep, monkeypatch):
+    open_plate_online(site, context, page, rep["ravi"])
+    old_caches = page.evaluate("caches.keys()")
+    monkeypatch.setattr(webapp.pwa, "shell_version", lambda: "next-deploy")  # a deploy changes the shell's hash
+    page.reload()  # the navigation makes the browser check /sw.js
+    banner = page.locator('[data-banner="update"]')
+    expect(banner).to_contain_text("A new version of Plate is ready.")
+    expect(titles(page)).to_have_count(4)  # the old version keeps working until the person chooses
+    with page.expect_navigation():  # the new worker takes over and the page reloads into it
+        banner.get_by_role("button", name="Update").click()
+    page.wait_for_selector("body[data-ready='true']")
+    expect(banner).to_be_hidden()
+    names = page.evaluate("""async () => {
+        for (let i = 0; i < 200; i++) {
+          const names = await caches.keys();
+          if (names.filter((n) => n.startsWith('plate-shell-')).length === 1) return names;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        return caches.keys();
+    }""")
+    assert [n for n in names if n.startswith("plate-shell-")] == ["plate-shell-next-deploy"]  # the old one is deleted
+    assert [n for n in old_caches if n.startswith("plate-shell-")] != ["plate-shell-next-deploy"]
 
 
 def test_a_conflicting_edit_shows_both_versions_and_keeps_mine(site, context, page, rep, browser, phone):

@@ -127,6 +127,10 @@ function edited(item, op) {
   const next = { ...item, pending: true, problem: op.state === "pending" ? null : op.state };
   for (const field of EDITABLE) if (field in op.body) next[field] = op.body[field];
   if (next.status !== "open") next.overdue = false;
+  if (op.body.status && op.body.status !== item.status) { // done or dropped "just now", on this device
+    next.completed_at = op.body.status === "done" ? new Date(op.createdAt).toISOString() : null;
+    next.dropped_at = op.body.status === "dropped" ? new Date(op.createdAt).toISOString() : null;
+  }
   return next;
 }
 
@@ -145,7 +149,16 @@ export function applyPending(serverItems, ops, { ownerId, status = "open" }) {
       continue;
     }
     const index = items.findIndex((item) => item.id === op.itemId);
-    if (index < 0) continue;
+    if (index < 0) {
+      // An item this tab's list does not hold yet, e.g. completed offline while looking at Done:
+      // the write carries the item as it was, so it can be shown here before the server has it.
+      const arriving = op.kind === "edit" && op.snapshot?.owner?.id === ownerId && edited(op.snapshot, op);
+      if (arriving?.status === status && !("owner_id" in op.body)) {
+        if (status === "open") place(items, arriving);
+        else items.unshift(arriving); // closed lists are newest first
+      }
+      continue;
+    }
     const [item] = items.splice(index, 1);
     if (op.kind === "move") {
       place(items, { ...item, pending: true, problem: op.state === "pending" ? null : op.state }, op.body);

@@ -13,6 +13,7 @@ export function itemView(itemId) {
   const view = {
     item: null,
     history: null,
+    titles: new Map(), // the items a move was placed against: "moved it above X"
     error: null,
     title: "Item",
     get back() {
@@ -28,6 +29,11 @@ export function itemView(itemId) {
       view.error = item.status === "rejected" ? item.reason : null;
       view.item = item.status === "fulfilled" ? item.value : view.item;
       view.history = history.status === "fulfilled" ? history.value : view.history;
+      const anchors = new Set((view.history || []).filter((event) => event.action === "moved")
+        .map((event) => anchorOf(event)?.id).filter((id) => id && !view.titles.has(id)));
+      await Promise.allSettled([...anchors].slice(0, 20).map(async (id) => {
+        view.titles.set(id, (await get(`/items/${id}`)).title);
+      }));
     },
 
     render(main, ops) {
@@ -39,7 +45,7 @@ export function itemView(itemId) {
       }
       const item = applyToItem(view.item, ops);
       if (main.contains(document.activeElement) && document.activeElement.form?.id === "edit-form") return; // typing
-      main.replaceChildren(details(item), editForm(item), historyList(view.history, item));
+      main.replaceChildren(details(item), editForm(item), historyList(view.history, view.titles));
     },
   };
   return view;
@@ -68,7 +74,8 @@ function details(item) {
 }
 
 async function setStatus(item, status) {
-  await enqueue({ kind: "edit", itemId: item.id, ifMatch: item.version, body: { status } });
+  const { pending, problem, ...snapshot } = item;
+  await enqueue({ kind: "edit", itemId: item.id, ifMatch: item.version, body: { status }, snapshot });
   toast(status === "done" ? "Marked done." : "Reopened.");
 }
 
@@ -113,7 +120,15 @@ function editForm(item) {
   return form;
 }
 
-function describe(event, item) {
+/** The item a move placed this one against: {id, above: true} for before_id, false for after_id. */
+function anchorOf(event) {
+  const [, before] = event.changes?.before_id || [];
+  const [, after] = event.changes?.after_id || [];
+  if (before != null) return { id: before, above: true };
+  return after != null ? { id: after, above: false } : null;
+}
+
+function describe(event, titles) {
   const me = event.actor.id === session.user.id;
   const who = me ? "You" : event.actor.name.split(" ")[0];
   const changes = event.changes || {};
@@ -123,7 +138,12 @@ function describe(event, item) {
     case "reopened": return `${who} reopened it`;
     case "dropped": return `${who} dropped it: ${changes.drop_reason?.[1] || ""}`;
     case "reassigned": return `${who} moved it to another plate`;
-    case "moved": return `${who} moved it ${changes.before_id ? "up" : "down"} the plate`;
+    case "moved": {
+      const anchor = anchorOf(event);
+      const title = anchor && titles.get(anchor.id);
+      if (title) return `${who} moved it ${anchor.above ? "above" : "below"} “${title}”`;
+      return `${who} moved it ${anchor?.above ? "up" : "down"} the plate`;
+    }
     default: {
       const fields = Object.keys(changes).map((field) => {
         if (field === "due_on") return changes.due_on[1] ? `the due date to ${shortDate(changes.due_on[1])}` : "the due date away";
@@ -136,9 +156,9 @@ function describe(event, item) {
   }
 }
 
-function historyList(history, item) {
+function historyList(history, titles) {
   return h("section", { class: "card" }, h("h2", {}, "History"),
     history ? h("ol", { class: "history" }, history.map((event) => h("li", {},
-      h("span", {}, describe(event, item)), h("time", { datetime: event.at }, ` · ${when(event.at)}`))))
+      h("span", {}, describe(event, titles)), h("time", { datetime: event.at }, ` · ${when(event.at)}`))))
       : h("p", { class: "hint" }, "History is not available offline."));
 }

@@ -32,12 +32,15 @@ export function plateView(personId) {
     },
 
     render(main, ops) {
-      const items = view.data ? applyPending(view.data.items, ops, { ownerId: personId, status: view.tab }) : [];
+      const items = view.data || view.error ? applyPending(view.data?.items || [], ops, { ownerId: personId, status: view.tab }) : [];
+      const list = view.tab === "open" ? openList(items, personId) : closedList(items, view.tab);
       main.replaceChildren(
         mine ? "" : ownerLine(personId),
         tabs(view, main, ops),
         h("section", { id: "tab-panel", role: "tabpanel", "aria-labelledby": `tab-${view.tab}` },
-          view.error ? problem(view.error) : view.tab === "open" ? openList(items, personId) : closedList(items, view.tab)),
+          !view.error || view.data ? list
+            : items.length ? [h("p", { class: "hint" }, "Offline: only what you changed on this device shows here for now."), list]
+              : problem(view.error)),
       );
     },
   };
@@ -55,6 +58,7 @@ function tabs(view, main, ops) {
     view.tab = tab;
     history.replaceState(null, "", tab === "open" ? location.pathname : `${location.pathname}?tab=${tab}`);
     view.data = null;
+    view.error = null;
     view.render(main, ops);
     await view.load();
     window.dispatchEvent(new CustomEvent("plate:rerender"));
@@ -114,7 +118,7 @@ function titleLink(item) {
 function openRow(item, group, index, ownerId) {
   const row = h("li", { class: `item${item.urgent ? " is-urgent" : ""}${item.pending ? " is-pending" : ""}`, dataset: { id: item.id } },
     h("label", { class: "tick" },
-      h("input", { type: "checkbox", "aria-label": `Done: ${item.title}`, onchange: (event) => complete(item, event.target) }),
+      h("input", { type: "checkbox", "aria-label": `Done: ${item.title}`, onchange: (event) => complete(item, event.target, group, index) }),
       h("span", { class: "tick-box", "aria-hidden": "true" })),
     titleLink(item),
     h("button", { type: "button", class: "icon-button more", "aria-label": `More for ${item.title}`,
@@ -122,14 +126,22 @@ function openRow(item, group, index, ownerId) {
   return row;
 }
 
-async function complete(item, checkbox) {
+/** The item as a queued write remembers it, so other lists can show it before the server has the write. */
+const snapshot = ({ pending, problem, ...item }) => item;
+
+async function complete(item, checkbox, group, index) {
   checkbox.closest("li").classList.add("leaving");
-  const op = await enqueue({ kind: "edit", itemId: item.id, ifMatch: item.version, body: { status: "done" } });
+  // Where it was, to put it back exactly there: after the one above it, or else before the one below.
+  const back = index > 0 ? { after_id: group[index - 1].id } : group[index + 1] ? { before_id: group[index + 1].id } : null;
+  const op = await enqueue({ kind: "edit", itemId: item.id, ifMatch: item.version, body: { status: "done" }, snapshot: snapshot(item) });
   toast(`Done: ${item.title}`, {
     label: "Undo",
     run: async () => {
-      if (await cancel(op)) return;
-      await enqueue({ kind: "edit", itemId: item.id, ifMatch: item.version + 1, body: { status: "open" } });
+      if (await cancel(op)) return; // not sent yet: as if it never happened
+      // Already sent: reopening places it by priority, so move it back to its old neighbour too.
+      await enqueue({ kind: "edit", itemId: item.id, ifMatch: item.version + 1, body: { status: "open" },
+                      snapshot: { ...snapshot(item), status: "done", version: item.version + 1 } });
+      if (back) await enqueue({ kind: "move", itemId: item.id, body: back });
     },
   });
 }
@@ -171,7 +183,8 @@ export function drop(item, after) {
       return;
     }
     sheet.close();
-    await enqueue({ kind: "edit", itemId: item.id, ifMatch: item.version, body: { status: "dropped", drop_reason: reason } });
+    await enqueue({ kind: "edit", itemId: item.id, ifMatch: item.version, body: { status: "dropped", drop_reason: reason },
+                    snapshot: snapshot(item) });
     toast(`Dropped: ${item.title}`);
     after?.();
   };
@@ -186,11 +199,13 @@ function closedList(items, tab) {
       h("span", { class: "item-title" }, item.title),
       h("span", { class: "item-meta" },
         tab === "done" && item.completed_at ? `Done ${when(item.completed_at)}` : "",
-        tab === "dropped" ? `Dropped${item.dropped_at ? ` ${when(item.dropped_at)}` : ""}: ${item.drop_reason || ""}` : "")),
+        tab === "dropped" ? `Dropped${item.dropped_at ? ` ${when(item.dropped_at)}` : ""}: ${item.drop_reason || ""}` : "",
+        item.problem ? h("span", { class: "sync problem" }, item.problem === "conflict" ? "conflict" : "not saved")
+          : item.pending ? h("span", { class: "sync" }, "waiting to sync") : "")),
     h("button", { type: "button", class: "button small", onclick: () => reopen(item) }, "Reopen"))));
 }
 
 async function reopen(item) {
-  await enqueue({ kind: "edit", itemId: item.id, ifMatch: item.version, body: { status: "open" } });
+  await enqueue({ kind: "edit", itemId: item.id, ifMatch: item.version, body: { status: "open" }, snapshot: snapshot(item) });
   toast(`Back on the plate: ${item.title}`);
 }
