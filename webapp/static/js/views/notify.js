@@ -32,11 +32,14 @@ function messages(value) {
 
 function showFieldErrors(form, errors) {
   form.querySelectorAll("[data-error-for]").forEach((box) => {
-    const text = messages(errors?.[box.dataset.errorFor]).join(" ");
+    const value = errors?.[box.dataset.errorFor];
+    const text = messages(value).join(" ");
     box.textContent = text;
     box.hidden = !text;
-    form.querySelectorAll(`[data-field="${box.dataset.errorFor}"]`).forEach((input) => {
-      if (text) input.setAttribute("aria-invalid", "true");
+    // A list's errors are keyed by index ({"3": [...]}): mark just those entries.
+    const indexes = value && !Array.isArray(value) && typeof value === "object" ? Object.keys(value).filter((k) => /^\d+$/.test(k)) : [];
+    form.querySelectorAll(`[data-field="${box.dataset.errorFor}"]`).forEach((input, i) => {
+      if (text && (!indexes.length || indexes.includes(String(i)))) input.setAttribute("aria-invalid", "true");
       else input.removeAttribute("aria-invalid");
     });
   });
@@ -46,10 +49,10 @@ function showFieldErrors(form, errors) {
 const fieldError = (field) => h("p", { class: "field-error", id: `error-${field}`, dataset: { errorFor: field }, hidden: true });
 
 function digestRow(value, list) {
-  const input = h("input", { type: "time", value, "aria-label": "Digest time", dataset: { field: "digest_times" },
+  const input = h("input", { type: "time", value, dataset: { field: "digest_times" },
     "aria-describedby": "error-digest_times", class: "digest-time" });
   const rowEl = h("div", { class: "digest-row" }, input,
-    h("button", { type: "button", class: "icon-button", "aria-label": "Remove this digest time", onclick: () => {
+    h("button", { type: "button", class: "icon-button", onclick: () => {
       if (list.children.length > 1) rowEl.remove();
       list.dispatchEvent(new Event("change"));
     } }, "✕"));
@@ -66,7 +69,12 @@ export function notificationForm(settings, onSaved) {
   } }, "+ Add a time");
   const syncButtons = () => {
     addTime.disabled = list.children.length >= MAX_DIGESTS;
-    list.querySelectorAll(".icon-button").forEach((b) => { b.disabled = list.children.length <= 1; });
+    [...list.children].forEach((rowEl, i) => { // "Digest time 2", "Remove digest time 2": each named for a screen reader
+      rowEl.querySelector("input").setAttribute("aria-label", `Digest time ${i + 1}`);
+      const remove = rowEl.querySelector("button");
+      remove.setAttribute("aria-label", `Remove digest time ${i + 1}`);
+      remove.disabled = list.children.length <= 1;
+    });
   };
   list.addEventListener("change", syncButtons);
   syncButtons();
