@@ -118,7 +118,7 @@ export function notificationForm(settings, onSaved) {
     } catch (error) {
       const first = error.status === 422 && showFieldErrors(form, error.body?.errors?.json);
       if (first) {
-        form.querySelector(`[data-field="${first.dataset.errorFor}"]`)?.focus();
+        form.querySelector('[aria-invalid="true"]')?.focus();
       } else {
         showFormError(form, error.offline ? "Settings need a connection; try again when you are online." : error.message);
       }
