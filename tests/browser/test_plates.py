@@ -122,6 +122,7 @@ def test_undo_after_the_completion_synced_puts_the_item_back_where_it_was(site, 
     site.log_in(context, "ravi@example.test")
     site.open(page)
     page.get_by_label("Done: Follow up with Tata Motors").click()  # not check(): the row leaves at once
+    expect(titles(page)).to_have_text(["Update Q4 pipeline", "Send revised quote"])  # queued, so "synced" means sent
     site.wait_until_synced(page)
     assert [i.title for i in server_items(team["ravi"].id, "done")] == ["Follow up with Tata Motors"]
     page.get_by_role("button", name="Undo").click()  # reopening alone would put it below "Send revised quote"
