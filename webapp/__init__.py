@@ -21,6 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_commands(app)
     logging.basicConfig(level=logging.INFO)
+    start_background_work(app)
     return app
 
 
@@ -49,9 +50,18 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from webapp.cli import demo_command
+    from webapp.cli import demo_command, push_group
 
     app.cli.add_command(demo_command)
+    app.cli.add_command(push_group)
+
+
+def start_background_work(app: Flask) -> None:
+    """`make run` serves with the push dispatcher in-process (never in tests or CLI commands)."""
+    if app.config["PLATE_DISPATCH_IN_PROCESS"] and not app.testing:
+        from webapp.notifications.dispatcher import start_in_process
+
+        start_in_process(app, app.config["PLATE_DISPATCH_INTERVAL"])
 
 
 @event.listens_for(Engine, "connect")

@@ -1,4 +1,4 @@
-"""Flask commands: `flask --app webapp demo` loads a demo organization."""
+"""Flask commands: `demo` loads a demo organization; `push keys|tick|run` run the push dispatcher."""
 from datetime import timedelta
 
 import click
@@ -64,3 +64,54 @@ def demo_command() -> None:
         click.echo("Loaded the demo organization 'Northwind Field Sales'.")
     click.echo(f"Log in as the manager: {manager_email} / {DEMO_PASSWORD}")
     click.echo("Or as a field rep: " + ", ".join(email for _, email, _ in DEMO_TEAM[1:]) + f" (same password)")
+
+
+@click.group("push")
+def push_group() -> None:
+    """Web Push: VAPID keys and the digest dispatcher."""
+
+
+@push_group.command("keys")
+@with_appcontext
+def push_keys_command() -> None:
+    """Create instance/vapid_private.pem unless a key is configured or exists; print the public key."""
+    from flask import current_app
+
+    from webapp.notifications.keys import application_server_key, ensure_instance_key, load_vapid
+
+    if not current_app.config.get("PLATE_VAPID_PRIVATE_KEY"):
+        ensure_instance_key(current_app.instance_path)
+    click.echo(f"VAPID public key: {application_server_key(load_vapid(current_app))}")
+
+
+@push_group.command("tick")
+@with_appcontext
+def push_tick_command() -> None:
+    """One dispatcher pass: due reminders, due digests, due deliveries."""
+    from flask import current_app
+
+    from webapp.notifications import dispatcher
+
+    report = dispatcher.tick(current_app._get_current_object(), name="cli")
+    click.echo(f"{report.reminders} reminders, {report.digests} digests, {report.sent} sends {report.outcomes or ''}")
+
+
+@push_group.command("run")
+@click.option("--interval", default=15.0, show_default=True, help="seconds between passes")
+@with_appcontext
+def push_run_command(interval: float) -> None:
+    """Dispatch pass after pass until stopped (Ctrl-C or SIGTERM)."""
+    import signal
+    import threading
+
+    from flask import current_app
+
+    from webapp.notifications import dispatcher
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"Dispatching every {interval:.0f} s; Ctrl-C stops.")
+    try:
+        dispatcher.run(current_app._get_current_object(), interval, stop, name="cli")
+    except KeyboardInterrupt:
+        pass

@@ -45,6 +45,9 @@ def load_config(instance_path: str, secret_key: str | None = None) -> dict:
         "PLATE_PUSH_ALLOWED_ORIGINS": _split(env.get("PLATE_PUSH_ALLOWED_ORIGINS", DEFAULT_PUSH_ORIGINS)),
         "PLATE_VAPID_PRIVATE_KEY": env.get("PLATE_VAPID_PRIVATE_KEY"),  # PEM or base64url; else instance/vapid_private.pem
         "PLATE_VAPID_SUBJECT": env.get("PLATE_VAPID_SUBJECT", "mailto:admin@plate.invalid"),
+        # `make run` sets PLATE_DISPATCH_IN_PROCESS=1: its server then also dispatches pushes.
+        "PLATE_DISPATCH_IN_PROCESS": env.get("PLATE_DISPATCH_IN_PROCESS") == "1",
+        "PLATE_DISPATCH_INTERVAL": float(env.get("PLATE_DISPATCH_INTERVAL", "15")),
         # flask-smorest / OpenAPI
         "API_TITLE": "Plate API",
         "API_VERSION": "v1",

@@ -1,0 +1,52 @@
+"""Running the dispatcher for an app: one pass, a loop, or a thread inside `make run`'s server."""
+import logging
+import threading
+
+from flask import Flask
+
+from webapp.extensions import db
+from webapp.notifications import worker
+from webapp.notifications.keys import load_vapid
+
+log = logging.getLogger(__name__)
+
+
+def sender_for(app: Flask):
+    """The app's push sender, with its pooled connections, made once."""
+    sender = app.extensions.get("plate_push_sender")
+    if sender is None:
+        from webapp.notifications.dispatch import PushSender
+
+        sender = PushSender(load_vapid(app), app.config["PLATE_VAPID_SUBJECT"])
+        app.extensions["plate_push_sender"] = sender
+    return sender
+
+
+def tick(app: Flask, name: str = "dispatcher") -> worker.PassReport:
+    with app.app_context():
+        try:
+            return worker.tick(db.session, sender_for(app), app.config["SECRET_KEY"], name=name)
+        finally:
+            db.session.remove()
+
+
+def run(app: Flask, interval: float, stop: threading.Event | None = None, name: str = "dispatcher") -> None:
+    """Pass after pass until `stop` is set; a failed pass is logged and the next one tries again."""
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            report = tick(app, name)
+            if report.digests or report.sent or report.reminders:
+                log.info("push pass: %d reminders, %d digests, %d sends %s",
+                         report.reminders, report.digests, report.sent, report.outcomes)
+        except Exception:
+            log.exception("push pass failed; the next pass retries")
+        stop.wait(interval)
+
+
+def start_in_process(app: Flask, interval: float) -> threading.Event:
+    """Dispatch from a daemon thread of this server (what `make run` uses); returns its stop switch."""
+    stop = threading.Event()
+    threading.Thread(target=run, args=(app, interval, stop, "in-process"), name="plate-dispatcher", daemon=True).start()
+    log.info("push dispatcher running in-process every %.0f s", interval)
+    return stop
