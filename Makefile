@@ -22,8 +22,10 @@ instance:
 migrate: install instance
 	$(FLASK) db upgrade
 
+# Serves the app and, in the same process, the push dispatcher (a pass every 15 s).
 run: migrate
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	$(FLASK) push keys
+	PLATE_DISPATCH_IN_PROCESS=1 $(FLASK) run --host $(HOST) --port $(PORT)
 
 demo: migrate
 	$(FLASK) demo

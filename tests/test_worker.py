@@ -30,7 +30,7 @@ class FakeSender:
     answers: dict[str, list[Outcome]] = field(default_factory=dict)
     sent: list[dict] = field(default_factory=list)
 
-    def message(self, subscription, payload, ttl, topic, urgency):
+    def message(self, subscription, payload, ttl, topic, urgency, attempt=1):
         return {"endpoint": subscription.endpoint, "payload": payload, "ttl": ttl, "topic": topic, "urgency": urgency}
 
     def send_all(self, messages):

@@ -4,71 +4,19 @@ Headless Chromium cannot reach a real push service, so an init script replaces P
 getSubscription with a subscription at a loopback push service of this test, and pushes reach the service
 worker through the DevTools protocol (ServiceWorker.deliverPushMessage).
 """
-import base64
 import json
-import secrets
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import http_ece
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.browser.conftest import TIMEOUT_MS
 from tests.factories import make_org, make_user
+from tests.loopback_push import LoopbackPushService
 from webapp.extensions import db
 from webapp.models import PushSubscription
 
 pytestmark = pytest.mark.browser
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-class LoopbackPushService:
-    """A push service on 127.0.0.1 that accepts every message (201) and keeps what it was sent."""
-
-    def __init__(self):
-        received = self.received = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the stdlib's name
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                self.send_response(201)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.origin = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-
-class Device:
-    """The browser's side of a subscription: a P-256 key pair and an auth secret, as a push service would hold."""
-
-    def __init__(self, origin: str):
-        self.private_key = ec.generate_private_key(ec.SECP256R1())
-        self.p256dh = b64url(self.private_key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
-        self.auth_secret = secrets.token_bytes(16)
-        self.auth = b64url(self.auth_secret)
-        self.endpoint = f"{origin}/push/{secrets.token_urlsafe(12)}"
-
-    def decrypt(self, body: bytes) -> dict:
-        return json.loads(http_ece.decrypt(body, private_key=self.private_key, auth_secret=self.auth_secret,
-                                           version="aes128gcm"))
 
 
 # Replaces the browser's push subscription with the test device's. The endpoint in use is kept in
@@ -100,11 +48,9 @@ FAKE_PUSH = """
 
 @pytest.fixture
 def push_service(app):
-    service = LoopbackPushService()
-    service.thread.start()
-    app.config["PLATE_PUSH_ALLOWED_ORIGINS"] = [service.origin]  # the server only posts to allowed origins
-    yield service
-    service.close()
+    with LoopbackPushService() as service:
+        app.config["PLATE_PUSH_ALLOWED_ORIGINS"] = [service.origin]  # the server only posts to allowed origins
+        yield service
 
 
 @pytest.fixture
@@ -118,7 +64,7 @@ def ravi(ctx):
 
 @pytest.fixture
 def device(push_service, context, site):
-    device = Device(push_service.origin)
+    device = push_service.device("ravi-phone")
     context.grant_permissions(["notifications"], origin=site.url)
     context.add_init_script(FAKE_PUSH % json.dumps({"endpoint": device.endpoint, "p256dh": device.p256dh, "auth": device.auth}))
     return device
@@ -229,10 +175,9 @@ def test_send_a_test_reaches_the_push_service_and_shows_on_the_device(site, cont
     turn_on_notifications(site, context, page)
     page.get_by_role("button", name="Send a test").click()
     expect(page.locator("#toast")).to_contain_text("Sent to 1 of 1 device")
-    [message] = push_service.received
-    assert message["path"] == device.endpoint.removeprefix(push_service.origin)
-    assert message["headers"]["Content-Encoding"] == "aes128gcm"
-    payload = device.decrypt(message["body"])  # what the push service would hand the browser
+    [message] = push_service.received  # VAPID-checked and decrypted with the device's key
+    assert push_service.rejected == [] and message.device == "ravi-phone"
+    payload = message.payload  # what the push service would hand the browser
 
     cdp = context.new_cdp_session(page)
     registration = push_registration_id(cdp, page, f"{site.url}/")

@@ -4,8 +4,8 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from webapp.extensions import db
-from webapp.notifications import keys
-from webapp.schemas import EndpointIn, PublicKeyOut, SubscriptionIn, SubscriptionOut
+from webapp.notifications import dispatcher, keys, worker
+from webapp.schemas import EndpointIn, PublicKeyOut, PushTestOut, SubscriptionIn, SubscriptionOut
 from webapp.services import notifications
 
 blp = Blueprint("push", __name__, url_prefix="/api/v1/push", description="Web Push subscriptions")
@@ -37,3 +37,12 @@ def unsubscribe(data):
     """Stop pushing to this device."""
     notifications.unsubscribe(db.session, current_user, data["endpoint"])
     db.session.commit()
+
+
+@blp.post("/test")
+@blp.response(200, PushTestOut)
+def send_test():
+    """Send one notification to your devices at once, quiet hours or not: you asked for it."""
+    devices, delivered = worker.send_test_push(
+        db.session, dispatcher.sender_for(current_app), current_user, current_app.config["SECRET_KEY"])
+    return {"devices": devices, "delivered": delivered}

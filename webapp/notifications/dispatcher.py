@@ -15,7 +15,7 @@ def sender_for(app: Flask):
     """The app's push sender, with its pooled connections, made once."""
     sender = app.extensions.get("plate_push_sender")
     if sender is None:
-        from webapp.notifications.dispatch import PushSender
+        from webapp.notifications.sender import PushSender
 
         sender = PushSender(load_vapid(app), app.config["PLATE_VAPID_SUBJECT"])
         app.extensions["plate_push_sender"] = sender

@@ -29,7 +29,7 @@ from webapp.models import (
     User,
 )
 from webapp.notifications import outbox
-from webapp.notifications.payload import DigestEvent, build_digest_payload, topic_for
+from webapp.notifications.payload import DigestEvent, build_digest_payload, build_test_payload, topic_for
 from webapp.notifications.schedule import push_ttl
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,8 @@ def digest_payload(digest: Digest, max_items: int | None = None) -> dict:
     """The push payload of a digest, cut to `max_items` lines after a 413."""
     from datetime import date
 
+    if digest.kind == "test":
+        return build_test_payload(url="/settings")
     events = [DigestEvent(**{**e, "due_on": date.fromisoformat(e["due_on"]) if e["due_on"] else None})
               for e in digest.payload["events"]]
     return build_digest_payload(events, today=date.fromisoformat(digest.payload["today"]), url="/",
@@ -159,6 +161,7 @@ def send_deliveries(session: Session, sender, deliveries: list[Delivery], topic_
         ttl=delivery.digest.ttl,
         topic=topic_for(delivery.digest.user_id, topic_secret),
         urgency="high" if delivery.digest.urgent else "normal",
+        attempt=delivery.attempts,
     ) for delivery in sendable]
     for delivery, outcome in zip(sendable, sender.send_all(messages), strict=True):
         counts[outcome.kind] = counts.get(outcome.kind, 0) + 1
@@ -187,6 +190,26 @@ def _apply_outcome(session: Session, delivery: Delivery, outcome, at: datetime) 
             delivery.status = "failed"
         else:
             delivery.next_attempt_at = min(outcome.retry_at, give_up_at)
+
+
+def send_test_push(session: Session, sender, user: User, topic_secret: str) -> tuple[int, int]:
+    """Push a test to each of the person's devices now, whatever the hour: they asked for it.
+
+    Its deliveries are created already leased, so a running dispatcher does not send them too;
+    if this request dies mid-send, the dispatcher retries them when the lease ends.
+    """
+    at = now()
+    subscriptions = session.scalars(select(PushSubscription).where(PushSubscription.user_id == user.id)).all()
+    if not subscriptions:
+        return 0, 0
+    digest = Digest(user_id=user.id, kind="test", urgent=True, created_at=at, ttl=3600, payload={}, line_count=0)
+    session.add(digest)
+    session.flush()
+    deliveries = [Delivery(digest=digest, subscription=s, attempts=1, next_attempt_at=at + LEASE) for s in subscriptions]
+    session.add_all(deliveries)
+    session.commit()
+    outcomes = send_deliveries(session, sender, deliveries, topic_secret, at)
+    return len(deliveries), outcomes.get("delivered", 0)
 
 
 # --- a pass, and the loop ------------------------------------------------------------------

@@ -1,0 +1,176 @@
+"""Real pushes, encrypted and VAPID-signed by PushSender, received by a loopback push service."""
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+from py_vapid import Vapid02
+
+from tests.loopback_push import LoopbackPushService
+from webapp.notifications.sender import PushSender, retry_at_from
+
+
+@pytest.fixture
+def vapid():
+    key = Vapid02()
+    key.generate_keys()
+    return key
+
+
+@pytest.fixture
+def service():
+    with LoopbackPushService() as running:
+        yield running
+
+
+def stored(device):
+    """A device as the database row holds it."""
+    keys = device.subscription()["keys"]
+    return SimpleNamespace(endpoint=device.endpoint, p256dh=keys["p256dh"], auth=keys["auth"])
+
+
+def test_a_push_arrives_decryptable_with_its_headers(service, vapid):
+    sender = PushSender(vapid, "mailto:ops@plate.test")
+    phone = service.device("phone")
+    payload = {"title": "Plate", "body": "2 items", "url": "/", "count": 2, "items": [{"id": 1, "title": "Zoë's ✓ quote", "what": "added"}]}
+    [outcome] = sender.send_all([sender.message(stored(phone), payload, ttl=7200, topic="abc_-123", urgency="high")])
+    assert outcome.kind == "delivered" and outcome.status_code == 201
+    assert service.rejected == []
+    [received] = service.received
+    assert received.payload == payload
+    assert received.headers == {"TTL": "7200", "Topic": "abc_-123", "Urgency": "high"}
+    assert received.vapid_claims["sub"] == "mailto:ops@plate.test"
+
+
+def test_vapid_is_signed_once_per_push_service_not_per_push(service, vapid, monkeypatch):
+    signed = []
+    original = vapid.sign
+    monkeypatch.setattr(vapid, "sign", lambda claims: signed.append(dict(claims)) or original(claims))
+    sender = PushSender(vapid, "mailto:ops@plate.test")
+    devices = [service.device(f"d{n}") for n in range(20)]
+    outcomes = sender.send_all([sender.message(stored(d), {"n": n}, 3600, "t", "normal") for n, d in enumerate(devices)])
+    assert {o.kind for o in outcomes} == {"delivered"} and len(service.received) == 20
+    assert len(signed) == 1 and signed[0]["aud"] == service.origin
+
+
+def test_pushes_go_concurrently_over_pooled_connections(service, vapid):
+    import threading
+    import time
+
+    in_flight, peak, lock = 0, 0, threading.Lock()
+    handle = service._handle
+
+    def slow(*args):
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.05)
+        try:
+            return handle(*args)
+        finally:
+            with lock:
+                in_flight -= 1
+
+    service._handle = slow
+    sender = PushSender(vapid, "mailto:ops@plate.test", concurrency=8)
+    devices = [service.device(f"d{n}") for n in range(40)]
+    started = time.monotonic()
+    outcomes = sender.send_all([sender.message(stored(d), {"n": 1}, 3600, "t", "normal") for d in devices])
+    assert [o.kind for o in outcomes] == ["delivered"] * 40
+    assert peak > 1 and time.monotonic() - started < 40 * 0.05
+
+
+@pytest.mark.parametrize("status, headers, kind", [
+    (404, {}, "gone"),
+    (410, {}, "gone"),
+    (413, {}, "too_large"),
+    (429, {"Retry-After": "120"}, "retry"),
+    (500, {}, "retry"),
+    (503, {"Retry-After": "Wed, 25 Nov 2026 15:00:00 GMT"}, "retry"),
+    (400, {}, "rejected"),
+])
+def test_push_service_answers_become_outcomes(service, vapid, status, headers, kind):
+    sender = PushSender(vapid, "mailto:ops@plate.test")
+    phone = service.device("phone")
+    service.answers["phone"].append((status, headers))
+    [outcome] = sender.send_all([sender.message(stored(phone), {"n": 1}, 3600, "t", "normal")])
+    assert (outcome.kind, outcome.status_code) == (kind, status)
+    assert (outcome.retry_at is not None) == (kind == "retry")
+
+
+def test_retry_after_seconds_dates_and_backoff():
+    at = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+    assert retry_at_from("120", at, 1) == at + timedelta(seconds=120)
+    assert retry_at_from("Wed, 25 Nov 2026 15:00:00 GMT", at, 1) == datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+    first, fifth = retry_at_from(None, at, 1), retry_at_from(None, at, 5)
+    assert at + timedelta(seconds=15) <= first <= at + timedelta(seconds=30)
+    assert at + timedelta(seconds=240) <= fifth <= at + timedelta(seconds=480)
+    assert retry_at_from(None, at, 40) <= at + timedelta(hours=1)
+
+
+def test_an_unreachable_push_service_is_retried_later(vapid):
+    from tests.loopback_push import Device
+
+    sender = PushSender(vapid, "mailto:ops@plate.test", timeout=1)
+    closed = Device("http://127.0.0.1:9/push/x")  # discard port: connection refused
+    [outcome] = sender.send_all([sender.message(stored(closed), {"n": 1}, 3600, "t", "normal")])
+    assert outcome.kind == "retry" and outcome.status_code is None and outcome.retry_at is not None
+
+
+# --- end to end through the app -------------------------------------------------------------
+
+@pytest.fixture
+def subscribed(app, client, auth, ctx, service):
+    """A manager and a report whose phone is subscribed (through the API) at the loopback push service."""
+    from tests.factories import make_org, make_user
+    from webapp.extensions import db
+
+    app.config["PLATE_PUSH_ALLOWED_ORIGINS"] = [service.origin]
+    org = make_org()
+    boss = make_user(org, "Dana", time_zone="Europe/London")
+    rep = make_user(org, "Noah", boss, time_zone="America/New_York")
+    db.session.commit()
+    phone = service.device("noah-phone")
+    assert auth.login(rep).post("/api/v1/push/subscriptions", json=phone.subscription()).status_code == 201
+    return boss, rep
+
+
+def test_a_digest_reaches_the_device_on_the_dispatchers_pass(app, client, auth, subscribed, service):
+    import time_machine
+
+    from webapp.notifications import dispatcher
+
+    boss, rep = subscribed
+    with time_machine.travel(datetime(2026, 11, 25, 12, 0, tzinfo=UTC), tick=False):
+        auth.login(boss)
+        client.post("/api/v1/items", json={"owner_id": rep.id, "title": "Update pipeline"})
+        client.post("/api/v1/items", json={"owner_id": rep.id, "title": "Forecast for finance", "priority": "high"})
+    with time_machine.travel(datetime(2026, 11, 25, 14, 0, tzinfo=UTC), tick=False):  # 09:00 in New York
+        report = dispatcher.tick(app)
+    assert (report.digests, report.outcomes) == (1, {"delivered": 1})
+    assert service.rejected == []
+    [push] = service.received
+    assert push.payload["count"] == 2
+    assert {line["title"] for line in push.payload["items"]} == {"Update pipeline", "Forecast for finance"}
+    assert push.headers["Urgency"] == "normal" and 3600 <= int(push.headers["TTL"]) <= 86400
+
+
+def test_send_a_test_pushes_at_once_even_in_quiet_hours(app, client, auth, subscribed, service):
+    import time_machine
+
+    _, rep = subscribed
+    with time_machine.travel(datetime(2026, 11, 26, 4, 0, tzinfo=UTC), tick=False):  # 23:00 in New York
+        auth.login(rep)
+        response = client.post("/api/v1/push/test")
+    assert response.status_code == 200 and response.json == {"devices": 1, "delivered": 1}
+    [push] = service.received
+    assert push.payload["title"] and push.headers["Urgency"] == "high"
+
+
+def test_send_a_test_without_devices_says_so(app, client, auth, ctx):
+    from tests.factories import make_org, make_user
+    from webapp.extensions import db
+
+    user = make_user(make_org())
+    db.session.commit()
+    assert auth.login(user).post("/api/v1/push/test").json == {"devices": 0, "delivered": 0}
