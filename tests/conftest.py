@@ -79,6 +79,8 @@ def app(database_url, tmp_path):
     if not database_url.startswith("sqlite"):  # SQLite starts from a fresh copy of the template
         _empty_tables(app)
     yield app
+    if sender := app.extensions.get("plate_push_sender"):
+        sender.close()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

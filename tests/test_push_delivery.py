@@ -17,6 +17,20 @@ def vapid():
 
 
 @pytest.fixture
+def senders():
+    """Makes PushSenders and closes them after the test."""
+    made = []
+
+    def make(*args, **kwargs):
+        made.append(PushSender(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for sender in made:
+        sender.close()
+
+
+@pytest.fixture
 def service():
     with LoopbackPushService() as running:
         yield running
@@ -28,8 +42,8 @@ def stored(device):
     return SimpleNamespace(endpoint=device.endpoint, p256dh=keys["p256dh"], auth=keys["auth"])
 
 
-def test_a_push_arrives_decryptable_with_its_headers(service, vapid):
-    sender = PushSender(vapid, "mailto:ops@plate.test")
+def test_a_push_arrives_decryptable_with_its_headers(senders, service, vapid):
+    sender = senders(vapid, "mailto:ops@plate.test")
     phone = service.device("phone")
     payload = {"title": "Plate", "body": "2 items", "url": "/", "count": 2, "items": [{"id": 1, "title": "Zoë's ✓ quote", "what": "added"}]}
     [outcome] = sender.send_all([sender.message(stored(phone), payload, ttl=7200, topic="abc_-123", urgency="high")])
@@ -41,18 +55,18 @@ def test_a_push_arrives_decryptable_with_its_headers(service, vapid):
     assert received.vapid_claims["sub"] == "mailto:ops@plate.test"
 
 
-def test_vapid_is_signed_once_per_push_service_not_per_push(service, vapid, monkeypatch):
+def test_vapid_is_signed_once_per_push_service_not_per_push(senders, service, vapid, monkeypatch):
     signed = []
     original = vapid.sign
     monkeypatch.setattr(vapid, "sign", lambda claims: signed.append(dict(claims)) or original(claims))
-    sender = PushSender(vapid, "mailto:ops@plate.test")
+    sender = senders(vapid, "mailto:ops@plate.test")
     devices = [service.device(f"d{n}") for n in range(20)]
     outcomes = sender.send_all([sender.message(stored(d), {"n": n}, 3600, "t", "normal") for n, d in enumerate(devices)])
     assert {o.kind for o in outcomes} == {"delivered"} and len(service.received) == 20
     assert len(signed) == 1 and signed[0]["aud"] == service.origin
 
 
-def test_pushes_go_concurrently_over_pooled_connections(service, vapid):
+def test_pushes_go_concurrently_over_pooled_connections(senders, service, vapid):
     import threading
     import time
 
@@ -72,7 +86,7 @@ def test_pushes_go_concurrently_over_pooled_connections(service, vapid):
                 in_flight -= 1
 
     service._handle = slow
-    sender = PushSender(vapid, "mailto:ops@plate.test", concurrency=8)
+    sender = senders(vapid, "mailto:ops@plate.test", concurrency=8)
     devices = [service.device(f"d{n}") for n in range(40)]
     started = time.monotonic()
     outcomes = sender.send_all([sender.message(stored(d), {"n": 1}, 3600, "t", "normal") for d in devices])
@@ -89,8 +103,8 @@ def test_pushes_go_concurrently_over_pooled_connections(service, vapid):
     (503, {"Retry-After": "Wed, 25 Nov 2026 15:00:00 GMT"}, "retry"),
     (400, {}, "rejected"),
 ])
-def test_push_service_answers_become_outcomes(service, vapid, status, headers, kind):
-    sender = PushSender(vapid, "mailto:ops@plate.test")
+def test_push_service_answers_become_outcomes(senders, service, vapid, status, headers, kind):
+    sender = senders(vapid, "mailto:ops@plate.test")
     phone = service.device("phone")
     service.answers["phone"].append((status, headers))
     [outcome] = sender.send_all([sender.message(stored(phone), {"n": 1}, 3600, "t", "normal")])
@@ -108,10 +122,10 @@ def test_retry_after_seconds_dates_and_backoff():
     assert retry_at_from(None, at, 40) <= at + timedelta(hours=1)
 
 
-def test_an_unreachable_push_service_is_retried_later(vapid):
+def test_an_unreachable_push_service_is_retried_later(senders, vapid):
     from tests.loopback_push import Device
 
-    sender = PushSender(vapid, "mailto:ops@plate.test", timeout=1)
+    sender = senders(vapid, "mailto:ops@plate.test", timeout=1)
     closed = Device("http://127.0.0.1:9/push/x")  # discard port: connection refused
     [outcome] = sender.send_all([sender.message(stored(closed), {"n": 1}, 3600, "t", "normal")])
     assert outcome.kind == "retry" and outcome.status_code is None and outcome.retry_at is not None

@@ -91,24 +91,26 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str) -> int:
                                 .order_by(Notification.id)):
         waiting.setdefault(note.user_id, []).append(note)
 
-    built = 0
+    digests: list[tuple[Digest, list[Notification]]] = []
     for user_id, urgent in claimed:
         notes = waiting.get(user_id)
         if not notes:
             continue  # already carried by an earlier digest
-        person = people[user_id]
-        settings = outbox.settings_for(person, preferences.get(user_id))
+        settings = outbox.settings_for(people[user_id], preferences.get(user_id))
+        today = at.astimezone(settings.zone).date().isoformat()
         digest = Digest(user_id=user_id, urgent=urgent, created_at=at, ttl=push_ttl(settings, at),
-                        payload={"events": [_event(note) for note in notes], "today": at.astimezone(settings.zone).date().isoformat()},
+                        payload={"events": [_event(note) for note in notes], "today": today},
                         line_count=len({note.item_id for note in notes}))
-        session.add(digest)
-        session.flush()
-        session.execute(update(Notification).where(Notification.id.in_([n.id for n in notes]))
-                        .values(digest_id=digest.id), execution_options={"synchronize_session": False})
-        for subscription in devices.get(user_id, []):
-            session.add(Delivery(digest_id=digest.id, subscription_id=subscription.id, next_attempt_at=at))
-        built += 1
-    return built
+        digests.append((digest, notes))
+    session.add_all([digest for digest, _ in digests])
+    session.flush()  # one multi-row INSERT ... RETURNING gives every digest its id
+    for digest, notes in digests:
+        for note in notes:
+            note.digest_id = digest.id
+        session.add_all([Delivery(digest_id=digest.id, subscription_id=subscription.id, next_attempt_at=at)
+                         for subscription in devices.get(digest.user_id, [])])
+    session.flush()
+    return len(digests)
 
 
 def _event(note: Notification) -> dict:
