@@ -42,8 +42,11 @@ test: install chromium
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure, not a pass."; exit 1; fi; exit $$rc
 
+# Each benchmark prints ratios measured side by side in one run (see README, Figures).
 bench: install chromium
 	$(PY) bench/api.py
+	$(PY) bench/push.py
+	$(PY) bench/pwa.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts
