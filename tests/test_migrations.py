@@ -1,9 +1,11 @@
-"""`flask db upgrade` on an empty database builds exactly the schema the models describe."""
+"""`flask db upgrade` builds exactly the schema the models describe, and keeps every row of the previous release."""
+from datetime import date, datetime, timedelta
+
 import flask_migrate
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import MetaData, create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import BACKENDS, POSTGRES_URL
@@ -55,3 +57,93 @@ def test_upgrade_creates_every_table_and_records_the_head_revision(migrated_app)
     from alembic.script import ScriptDirectory
     heads = ScriptDirectory.from_config(migrated_app.extensions["migrate"].migrate.get_config()).get_heads()
     assert [version] == heads
+
+
+PREVIOUS_RELEASE = "0003_notifications"
+T0 = datetime(2026, 3, 2, 9, 0)  # naive UTC, as stored
+# One or more rows in every table of the previous release, written as plain SQL would, with every column set.
+PREVIOUS_ROWS = {
+    "organizations": [{"id": 1, "name": "Northwind", "created_at": T0}],
+    "users": [
+        {"id": 1, "organization_id": 1, "name": "Dana", "email": "dana@example.test", "password_hash": "scrypt:x",
+         "time_zone": "Europe/London", "manager_id": None, "is_admin": True, "session_epoch": 2, "created_at": T0,
+         "plate_version": 7},
+        {"id": 2, "organization_id": 1, "name": "Ravi", "email": "ravi@example.test", "password_hash": "scrypt:y",
+         "time_zone": "Asia/Kolkata", "manager_id": 1, "is_admin": False, "session_epoch": 0, "created_at": T0,
+         "plate_version": 3},
+    ],
+    "invitations": [{"id": 1, "organization_id": 1, "email": "sam@example.test", "name": "Sam", "manager_id": 1,
+                     "is_admin": False, "invited_by_id": 1, "token_hash": "a" * 64, "created_at": T0,
+                     "expires_at": T0 + timedelta(days=7), "accepted_at": None, "accepted_user_id": None}],
+    "idempotent_requests": [{"id": 1, "user_id": 1, "key": "k-1", "fingerprint": "f" * 64, "status_code": 201,
+                             "body": '{"id": 1}', "headers": {"Location": "/api/v1/items/1"}, "created_at": T0}],
+    "items": [
+        {"id": 1, "organization_id": 1, "owner_id": 2, "created_by_id": 1, "title": "Update the pipeline",
+         "notes": "for finance", "priority": "high", "urgent": True, "due_on": date(2026, 3, 4), "status": "open",
+         "drop_reason": None, "position": 1024.0, "version": 3, "created_at": T0, "updated_at": T0,
+         "completed_at": None, "dropped_at": None},
+        {"id": 2, "organization_id": 1, "owner_id": 2, "created_by_id": 2, "title": "Old lead", "notes": "",
+         "priority": "low", "urgent": False, "due_on": None, "status": "dropped", "drop_reason": "Went elsewhere",
+         "position": 2048.0, "version": 2, "created_at": T0, "updated_at": T0, "completed_at": None,
+         "dropped_at": T0 + timedelta(hours=1)},
+    ],
+    "item_events": [{"id": 1, "item_id": 1, "actor_id": 1, "at": T0, "action": "created",
+                     "changes": {"title": [None, "Update the pipeline"]}}],
+    "dispatcher_heartbeats": [{"name": "cli", "beat_at": T0}],
+    "notification_preferences": [{"user_id": 2, "quiet_start": "19:00", "quiet_end": "07:30", "quiet_days": [7],
+                                  "digest_times": ["10:00"], "push_enabled": True}],
+    "push_subscriptions": [{"id": 1, "user_id": 2, "endpoint": "https://fcm.googleapis.com/fcm/send/r1",
+                            "p256dh": "BKey", "auth": "secret", "created_at": T0, "updated_at": T0}],
+    "digests": [{"id": 1, "user_id": 2, "created_at": T0, "urgent": False, "kind": "digest", "line_count": 1,
+                 "payload": {"title": "Plate", "body": "1 new"}, "ttl": 3600}],
+    "pending_digests": [{"user_id": 2, "due_at": T0, "pending_since": T0, "urgent": True}],
+    "deliveries": [{"id": 1, "digest_id": 1, "subscription_id": 1, "status": "delivered", "attempts": 1,
+                    "next_attempt_at": T0, "delivered_at": T0, "max_items": None}],
+    "delivery_attempts": [{"id": 1, "delivery_id": 1, "at": T0, "status_code": 201, "outcome": "delivered",
+                           "detail": None}],
+    "notifications": [{"id": 1, "user_id": 2, "item_id": 1, "actor_id": 1, "kind": "added", "urgent": True,
+                       "created_at": T0, "read_at": None, "digest_id": 1}],
+    "due_reminders": [{"item_id": 1, "user_id": 2, "remind_at": T0}],
+}
+
+
+def _tables(engine) -> dict:
+    metadata = MetaData()
+    metadata.reflect(engine)
+    return {name: table for name, table in metadata.tables.items() if name != "alembic_version"}
+
+
+def _rows(engine, table) -> list[dict]:
+    with engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(select(table).order_by(*table.primary_key.columns))]
+
+
+def test_upgrade_from_the_previous_release_keeps_every_row(empty_database_url):
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": empty_database_url})
+    with app.app_context():
+        flask_migrate.upgrade(revision=PREVIOUS_RELEASE)
+        engine = db.engine
+        old_tables = _tables(engine)
+        assert set(PREVIOUS_ROWS) == set(old_tables), "every table of the previous release needs rows here"
+        with engine.begin() as connection:
+            for name in PREVIOUS_ROWS:  # in dependency order
+                table = old_tables[name]
+                assert {c.name for c in table.columns} == set(PREVIOUS_ROWS[name][0]), f"set every column of {name}"
+                connection.execute(table.insert(), PREVIOUS_ROWS[name])
+
+        flask_migrate.upgrade()
+
+        new_tables = _tables(engine)
+        for name, expected_rows in PREVIOUS_ROWS.items():
+            table = new_tables[name]
+            added = [c for c in table.columns if c.name not in old_tables[name].columns]
+            for row, expected in zip(_rows(engine, table), expected_rows, strict=True):
+                assert {k: row[k] for k in expected} == expected, name
+                for column in added:  # a new column holds its default (or nothing) in rows that existed before
+                    default = column.server_default.arg.text.strip("'") if column.server_default is not None else None
+                    assert row[column.name] == (None if default is None else type(row[column.name])(default)), \
+                        (name, column.name)
+        assert _rows(engine, new_tables["organizations"])[0]["review_after_days"] == 14
+        assert {k: _rows(engine, new_tables["items"])[0][k] for k in ("team_request_id", "kept_at", "drop_kind")} \
+            == {"team_request_id": None, "kept_at": None, "drop_kind": None}
+        engine.dispose()

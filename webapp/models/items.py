@@ -41,9 +41,35 @@ class Item(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dropped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "no_longer_needed" when dropped from the "Still needed?" review: counted apart in the record.
+    drop_kind: Mapped[str | None] = mapped_column(String(20))
+    # When the owner or a manager last answered "Still needed? Keep it": the review asks again later.
+    kept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The team request this item is one of, if it came from "Ask my team".
+    team_request_id: Mapped[int | None] = mapped_column(ForeignKey("team_requests.id"), index=True)
 
     owner: Mapped[User] = relationship(foreign_keys=[owner_id], lazy="joined", innerjoin=True)
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id], lazy="joined", innerjoin=True)
+
+
+class TeamRequest(db.Model):
+    """One ask of several people at once ("can everyone update their pipeline?"): one item per assignee."""
+
+    __tablename__ = "team_requests"
+    __table_args__ = (Index("ix_team_requests_org_created_by", "organization_id", "created_by_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    priority: Mapped[str] = mapped_column(String(10), default="normal")
+    urgent: Mapped[bool] = mapped_column(default=False)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    created_by: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 
 
 class ItemEvent(db.Model):

@@ -15,6 +15,8 @@ class Organization(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Open items older than this many days come up in the "Still needed?" review.
+    review_after_days: Mapped[int] = mapped_column(default=14, server_default="14")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 

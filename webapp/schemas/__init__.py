@@ -28,12 +28,17 @@ class InSchema(Schema):
 
 
 class String(fields.String):
-    """A JSON string without NUL characters (PostgreSQL cannot store them)."""
+    """A JSON string without NUL characters or lone surrogates ("\\ud800"): neither can be stored or hashed."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
         if "\x00" in value:
             raise ValidationError("Must not contain NUL characters.")
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise ValidationError("Must be valid Unicode text.") from None
         return value
 
 
@@ -250,7 +255,7 @@ class NotificationSettingsIn(InSchema):
     quiet_days = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1, max=7)),
                              validate=validate.Length(max=7))
     digest_times = fields.List(HHMM(), validate=validate.Length(min=1, max=6))
-    push_enabled = fields.Boolean()
+    push_enabled = Boolean()
 
 
 class QuietHoursOut(Schema):
@@ -277,7 +282,7 @@ class ItemRef(Schema):
 class NotificationOut(Schema):
     id = fields.Integer()
     kind = fields.String(metadata={"description": "added, reassigned, urgent, completed, dropped, reopened, "
-                                                  "due_changed, priority_changed or due_today"})
+                                                  "due_changed, priority_changed, due_today or reminder"})
     urgent = fields.Boolean()
     item = fields.Nested(ItemRef)
     actor = fields.Nested(PersonRef, allow_none=True)
@@ -290,7 +295,7 @@ class NotificationOut(Schema):
 
 class InboxQuery(InSchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.Integer(validate=validate.Range(min=1))
+    cursor = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
 
 
 class InboxOut(Schema):
@@ -300,8 +305,8 @@ class InboxOut(Schema):
 
 
 class MarkReadIn(InSchema):
-    ids = fields.List(fields.Integer(), validate=validate.Length(min=1, max=1000))
-    all = fields.Boolean()
+    ids = fields.List(Id(), validate=validate.Length(min=1, max=1000))
+    all = Boolean()
 
     @validates_schema
     def _one_of(self, data, **kwargs):
@@ -318,13 +323,13 @@ class PublicKeyOut(Schema):
 
 
 class SubscriptionKeysIn(InSchema):
-    p256dh = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    auth = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    p256dh = String(required=True, validate=validate.Length(min=1, max=128))
+    auth = String(required=True, validate=validate.Length(min=1, max=64))
 
 
 class SubscriptionIn(InSchema):
     endpoint = fields.Url(required=True, schemes={"https", "http"}, require_tld=False, validate=validate.Length(max=1024))
-    expirationTime = fields.Integer(allow_none=True)  # noqa: N815 - the browser's own name
+    expirationTime = fields.Integer(strict=True, allow_none=True)  # noqa: N815 - the browser's own name
     keys = fields.Nested(SubscriptionKeysIn, required=True)
 
 
@@ -335,7 +340,7 @@ class SubscriptionOut(Schema):
 
 
 class EndpointIn(InSchema):
-    endpoint = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    endpoint = String(required=True, validate=validate.Length(min=1, max=1024))
 
 
 class PushTestOut(Schema):
