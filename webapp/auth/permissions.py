@@ -52,6 +52,10 @@ def may_manage_people(actor: User) -> bool:
     return actor.is_admin
 
 
+def may_change_organization_settings(actor: User) -> bool:
+    return actor.is_admin
+
+
 def may_invite(session: Session, actor: User, manager: User | None, make_admin: bool) -> bool:
     """Admins invite anyone; others invite people who will report to them or to someone below them."""
     if actor.is_admin:

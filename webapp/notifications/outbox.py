@@ -36,19 +36,21 @@ def load_settings(session: Session, user: User) -> NotificationSettings:
     return settings_for(user, session.get(NotificationPreferences, user.id))
 
 
-def _upsert(session: Session):
+def upsert(session: Session):
+    """The dialect's INSERT that has on_conflict_do_update / on_conflict_do_nothing."""
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def schedule_digest(session: Session, user: User, since: datetime, at: datetime, urgent: bool) -> None:
+def schedule_digest(session: Session, user: User, since: datetime, at: datetime, urgent: bool,
+                    settings: NotificationSettings | None = None) -> None:
     """Make sure the person's pending digest is due no later than their schedule allows for this event."""
-    settings = load_settings(session, user)
+    settings = settings or load_settings(session, user)
     if not settings.push_enabled:
         return  # the inbox has it; nothing is pushed
     due_at = next_delivery_at(settings, since, at, urgent=urgent)
     if due_at is None:
         return  # every slot is quiet: inbox only
-    statement = _upsert(session)(PendingDigest).values(user_id=user.id, due_at=due_at, pending_since=since, urgent=urgent)
+    statement = upsert(session)(PendingDigest).values(user_id=user.id, due_at=due_at, pending_since=since, urgent=urgent)
     new = statement.excluded
     session.execute(statement.on_conflict_do_update(
         index_elements=[PendingDigest.user_id],
@@ -77,6 +79,11 @@ def notify(session: Session, item: Item, actor: User, kind: str, recipients: Ite
 def item_added(session: Session, item: Item, actor: User) -> None:
     notify(session, item, actor, "added", [item.owner], urgent=item.urgent)
     remind_when_due(session, item)
+
+
+def remind(session: Session, item: Item, actor: User) -> None:
+    """A nudge about an open item ("reminder from Dana"): a line in the owner's next digest, never urgent."""
+    notify(session, item, actor, "reminder", [item.owner], urgent=False)
 
 
 def item_changed(session: Session, item: Item, actor: User, action: str, changes: dict) -> None:

@@ -2,6 +2,8 @@
 
 The payload is {title, body, url, count, items: [{id, title, what}]}. Several events on one item
 collapse into one line whose `what` summarizes them ("added · due Fri", "completed by Dana").
+The weekly Monday digest may start with a line that is no item: {id: null, title: "Still needed?",
+what: "3 items wait for your review", url: "/review"}.
 `count` is the number of lines before truncation; `items` keeps as many lines as fit in
 MAX_PAYLOAD_BYTES of UTF-8 JSON (aes128gcm allows 3,993 bytes of plaintext in a 4,096-byte
 message; Plate keeps a margin), and the body says "and 7 more" for what it does not show.
@@ -23,6 +25,7 @@ BODY_TITLE_CHARS = 60    # an item title in the notification body
 BODY_LINES = 4           # lines a notification body shows before "and N more"
 WHAT_CHARS = 120         # one line's summary
 TOPIC_CHARS = 32         # RFC 8030: at most 32 characters of base64url
+REVIEW_URL = "/review"
 
 STATUS_KINDS = ("completed", "dropped", "reopened")
 PHRASES = {
@@ -33,6 +36,7 @@ PHRASES = {
     "dropped": "dropped",
     "reopened": "reopened",
     "due_today": "due today",
+    "reminder": "reminder",
 }
 
 
@@ -42,8 +46,9 @@ class DigestEvent:
 
     item_id: int
     title: str
-    kind: str                   # added, reassigned, urgent, completed, dropped, reopened, due_changed, priority_changed, due_today
-    actor: str | None = None    # who did it (None for reminders)
+    kind: str                   # added, reassigned, urgent, completed, dropped, reopened, due_changed, priority_changed,
+                                # due_today, reminder
+    actor: str | None = None    # who did it (None for "due today")
     due_on: date | None = None  # the item's due date after the event
     priority: str | None = None
     urgent: bool = False
@@ -78,9 +83,17 @@ def build_digest_payload(
     urgent: bool = False,
     max_items: int | None = None,
     max_bytes: int = MAX_PAYLOAD_BYTES,
+    review_waiting: int = 0,
 ) -> dict:
-    """The payload of one digest; `today` is the recipient's local date; `max_items` lowers the cut after a 413."""
+    """The payload of one digest; `today` is the recipient's local date; `max_items` lowers the cut after a 413.
+
+    `review_waiting` (the weekly Monday digest) adds a first line saying how many items wait for "Still needed?".
+    """
     lines = digest_lines(events, today)
+    if review_waiting:
+        lines.insert(0, review_line(review_waiting))
+        if len(lines) == 1:
+            url = REVIEW_URL
     limit = len(lines) if max_items is None else max(0, min(max_items, len(lines)))
 
     def fits(shown: int) -> bool:
@@ -93,6 +106,12 @@ def build_digest_payload(
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
     return _payload(lines, lo, url, urgent)
+
+
+def review_line(waiting: int) -> dict:
+    """The line of the weekly digest that points to the "Still needed?" review (it has no item id)."""
+    what = "1 item waits for your review" if waiting == 1 else f"{waiting} items wait for your review"
+    return {"id": None, "title": "Still needed?", "what": what, "url": REVIEW_URL}
 
 
 def build_test_payload(url: str = "/") -> dict:
@@ -111,7 +130,7 @@ def digest_lines(events: Iterable[DigestEvent], today: date) -> list[dict]:
         line.title = event.title  # the newest title wins
         line.urgent = line.urgent or event.urgent or event.kind == "urgent"
         _apply(line, event, today)
-        if event.actor and event.actor not in line.actors:
+        if event.actor and event.actor not in line.actors and event.kind != "reminder":
             line.actors.append(event.actor)
     ordered = sorted(lines.values(), key=lambda line: not line.urgent)  # stable: first change order kept
     return [{"id": line.item_id, "title": _clip(line.title, TITLE_CHARS), "what": _clip(_what(line), WHAT_CHARS)} for line in ordered]
@@ -128,6 +147,8 @@ def _apply(line: _Line, event: DigestEvent, today: date) -> None:
         line.slots["priority"] = f"priority {event.priority}" if event.priority else "priority changed"
     elif kind == "due_today":
         line.slots["due"] = describe_due(event.due_on or today, today)
+    elif kind == "reminder":  # names its sender itself: "reminder from Dana", not "... by Dana"
+        line.slots["reminder"] = f"{PHRASES[kind]} from {event.actor}" if event.actor else PHRASES[kind]
     elif kind in PHRASES:
         line.slots[kind] = PHRASES[kind]
         if kind in ("added", "reassigned") and event.due_on is not None:

@@ -200,6 +200,14 @@ def next_delivery_at(
     return next_digest_at(settings, now)
 
 
+def first_digest_on(settings: NotificationSettings, day: date) -> datetime | None:
+    """The first usable digest slot on a local date (e.g. the person's Monday); None if that day has none."""
+    if never_digests(settings):
+        return None
+    slot = next(_slots_from(settings, _reach(settings, day, time(0)), days=1), None)
+    return slot if slot is not None and _local(settings, slot).date() == day else None
+
+
 def due_reminder_at(settings: NotificationSettings, due_on: date) -> datetime | None:
     """When "due today" is told: the first usable digest on the due date, else the last one in the week before."""
     if never_digests(settings):

@@ -6,13 +6,16 @@ transaction that builds the digest, and each delivery is leased by moving its
 next_attempt_at forward before it is sent. A dispatcher killed mid-pass loses nothing: an
 uncommitted claim rolls back, and an expired lease makes the delivery due again.
 """
+import json
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache, lru_cache
+from zoneinfo import available_timezones
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Text, and_, cast, delete, func, or_, select, union, update
+from sqlalchemy.orm import Session, aliased
 
 from webapp.clock import now
 from webapp.models import (
@@ -24,13 +27,15 @@ from webapp.models import (
     Item,
     Notification,
     NotificationPreferences,
+    Organization,
     PendingDigest,
     PushSubscription,
     User,
 )
 from webapp.notifications import outbox
 from webapp.notifications.payload import DigestEvent, build_digest_payload, build_test_payload, topic_for
-from webapp.notifications.schedule import push_ttl
+from webapp.notifications.schedule import NotificationSettings, first_digest_on, parse_hhmm, push_ttl
+from webapp.services import review
 
 log = logging.getLogger(__name__)
 
@@ -91,16 +96,21 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str) -> int:
                                 .order_by(Notification.id)):
         waiting.setdefault(note.user_id, []).append(note)
 
+    settings = {user_id: outbox.settings_for(person, preferences.get(user_id)) for user_id, person in people.items()}
+    review_waiting = _review_waiting(session, at, people, settings)
+
     digests: list[tuple[Digest, list[Notification]]] = []
     for user_id, urgent in claimed:
-        notes = waiting.get(user_id)
-        if not notes:
+        notes = waiting.get(user_id, [])
+        review = review_waiting.get(user_id, 0)
+        if not notes and not review:
             continue  # already carried by an earlier digest
-        settings = outbox.settings_for(people[user_id], preferences.get(user_id))
-        today = at.astimezone(settings.zone).date().isoformat()
-        digest = Digest(user_id=user_id, urgent=urgent, created_at=at, ttl=push_ttl(settings, at),
-                        payload={"events": [_event(note) for note in notes], "today": today},
-                        line_count=len({note.item_id for note in notes}))
+        today = at.astimezone(settings[user_id].zone).date().isoformat()
+        payload = {"events": [_event(note) for note in notes], "today": today}
+        if review:
+            payload["review"] = review
+        digest = Digest(user_id=user_id, urgent=urgent, created_at=at, ttl=push_ttl(settings[user_id], at),
+                        payload=payload, line_count=len({note.item_id for note in notes}) + (1 if review else 0))
         digests.append((digest, notes))
     session.add_all([digest for digest, _ in digests])
     session.flush()  # one multi-row INSERT ... RETURNING gives every digest its id
@@ -130,7 +140,139 @@ def digest_payload(digest: Digest, max_items: int | None = None) -> dict:
     events = [DigestEvent(**{**e, "due_on": date.fromisoformat(e["due_on"]) if e["due_on"] else None})
               for e in digest.payload["events"]]
     return build_digest_payload(events, today=date.fromisoformat(digest.payload["today"]), url="/",
-                                urgent=digest.urgent, max_items=max_items)
+                                urgent=digest.urgent, max_items=max_items,
+                                review_waiting=digest.payload.get("review", 0))
+
+
+# --- the weekly "Still needed?" line: in the first digest of each person's local Monday ---------------
+#
+# The line goes in the first digest built at or after the person's first digest slot of their local
+# Monday. So that people with nothing else to be told hear of it too, each pass asks, once per new
+# minute (digest slots fall on whole minutes), whose first Monday slot came since the last pass, and
+# gives those with items that may wait for review a pending digest. Only zones where it is Monday and
+# people with their own settings in them are looked at, never the whole organization.
+
+WEEKLY_SWEEP = "weekly-review-sweep"  # a DispatcherHeartbeat row: when the last pass looked
+FIRST_LOOK_BACK = timedelta(minutes=15)  # how far the very first pass looks back
+
+
+@cache
+def _zones() -> tuple[str, ...]:
+    return tuple(sorted(available_timezones()))
+
+
+@cache
+def _default_settings(time_zone: str) -> NotificationSettings:
+    return NotificationSettings(time_zone=time_zone)
+
+
+def _monday_slot(settings: NotificationSettings, at: datetime) -> datetime | None:
+    """The first digest slot of the person's local Monday if it is Monday for them at `at`, else None."""
+    local_day = at.astimezone(settings.zone).date()
+    return _first_digest_on(settings, local_day) if local_day.weekday() == 0 else None
+
+
+_first_digest_on = lru_cache(maxsize=4096)(first_digest_on)  # settings are few: most people keep the defaults
+
+
+def _may_wait_for_review(session: Session, at: datetime):
+    """A condition on Item that holds for every item up for review (and some more: the review decides)."""
+    shortest = session.scalar(select(func.min(Organization.review_after_days))) or 0
+    return and_(Item.status == "open",
+                or_(Item.created_at < at - timedelta(days=shortest),
+                    Item.due_on <= at.date() + timedelta(days=1 - review.OVERDUE_DAYS)))
+
+
+def _reviewers(session: Session, at: datetime, people, organization_ids=None) -> set[int]:
+    """Of `people` (ids, or a SELECT of them), those whose own or direct reports' open items may wait for review."""
+    eligible = _may_wait_for_review(session, at)
+    owner = aliased(User)
+    owners = select(Item.owner_id.label("id")).where(eligible, Item.owner_id.in_(people))
+    managers = (select(owner.manager_id.label("id")).join(Item, Item.owner_id == owner.id)
+                .where(eligible, owner.manager_id.in_(people)))
+    if organization_ids is not None:  # lets the reports be found by the (organization, manager) index
+        managers = managers.where(owner.organization_id.in_(organization_ids))
+    return set(session.scalars(select(union(owners, managers).subquery().c.id)))
+
+
+def _review_waiting(session: Session, at: datetime, people: dict[int, User],
+                    settings: dict[int, NotificationSettings]) -> dict[int, int]:
+    """How many items wait for review, for each of `people` whose digest now is their first of their Monday."""
+    firsts = {}
+    for user_id in people:
+        slot = _monday_slot(settings[user_id], at)
+        if slot is not None and slot <= at:
+            firsts[user_id] = slot
+    if not firsts:
+        return {}
+    last = dict(session.execute(select(Digest.user_id, func.max(Digest.created_at))
+                                .where(Digest.user_id.in_(firsts), Digest.kind == "digest")
+                                .group_by(Digest.user_id)).all())
+    first_today = [user_id for user_id, slot in firsts.items() if last.get(user_id) is None or last[user_id] < slot]
+    if not first_today:
+        return {}
+    waiting = {}
+    for user_id in _reviewers(session, at, first_today, {people[user_id].organization_id for user_id in first_today}):
+        if count := review.waiting_count(session, people[user_id]):
+            waiting[user_id] = count
+    return waiting
+
+
+def _claim_sweep(session: Session, at: datetime) -> datetime | None:
+    """Until when the last pass looked, moved to `at` atomically (one dispatcher looks); None if no new minute began."""
+    session.execute(outbox.upsert(session)(DispatcherHeartbeat).values(name=WEEKLY_SWEEP, beat_at=at - FIRST_LOOK_BACK)
+                    .on_conflict_do_nothing(index_elements=[DispatcherHeartbeat.name]))
+    since = session.scalar(select(DispatcherHeartbeat.beat_at).where(DispatcherHeartbeat.name == WEEKLY_SWEEP))
+    if since.replace(second=0, microsecond=0) >= at.replace(second=0, microsecond=0):
+        return None  # no digest slot falls between two instants of the same minute
+    claimed = session.execute(update(DispatcherHeartbeat)
+                              .where(DispatcherHeartbeat.name == WEEKLY_SWEEP, DispatcherHeartbeat.beat_at == since)
+                              .values(beat_at=at), execution_options={"synchronize_session": False})
+    return since if claimed.rowcount == 1 else None
+
+
+def schedule_monday_digests(session: Session, at: datetime) -> int:
+    """Give a pending digest at their first Monday slot to those whose items may wait for review; returns how many."""
+    since = _claim_sweep(session, at)
+    if since is None:
+        return 0
+
+    def came(slot: datetime | None) -> bool:
+        return slot is not None and since < slot <= at
+
+    monday_zones = [zone for zone in _zones() if at.astimezone(_default_settings(zone).zone).weekday() == 0]
+    if not monday_zones:
+        return 0
+    due_zones = {zone for zone in monday_zones if came(_monday_slot(_default_settings(zone), at))}
+    own_settings = session.execute(
+        select(User.time_zone, NotificationPreferences.quiet_start, NotificationPreferences.quiet_end,
+               cast(NotificationPreferences.quiet_days, Text), cast(NotificationPreferences.digest_times, Text))
+        .join(User, User.id == NotificationPreferences.user_id)
+        .where(User.time_zone.in_(monday_zones), NotificationPreferences.push_enabled)
+        .distinct()
+    ).all()
+    for zone, quiet_start, quiet_end, quiet_days, digest_times in own_settings:
+        settings = NotificationSettings(
+            time_zone=zone, quiet_start=parse_hhmm(quiet_start), quiet_end=parse_hhmm(quiet_end),
+            quiet_days=frozenset(json.loads(quiet_days)), digest_times=tuple(map(parse_hhmm, json.loads(digest_times))))
+        if came(_monday_slot(settings, at)):
+            due_zones.add(zone)
+    if not due_zones:
+        return 0
+
+    in_due_zones = select(User.id).where(User.time_zone.in_(due_zones))
+    reviewers = _reviewers(session, at, in_due_zones)
+    scheduled = 0
+    for person, preferences in session.execute(
+            select(User, NotificationPreferences).outerjoin(NotificationPreferences,
+                                                            NotificationPreferences.user_id == User.id)
+            .where(User.id.in_(reviewers))):
+        settings = outbox.settings_for(person, preferences)
+        slot = _monday_slot(settings, at)
+        if settings.push_enabled and came(slot):
+            outbox.schedule_digest(session, person, slot, at, urgent=False, settings=settings)
+            scheduled += 1
+    return scheduled
 
 
 # --- deliveries ---------------------------------------------------------------------------
@@ -167,6 +309,9 @@ def send_deliveries(session: Session, sender, deliveries: list[Delivery], topic_
     ) for delivery in sendable]
     for delivery, outcome in zip(sendable, sender.send_all(messages), strict=True):
         counts[outcome.kind] = counts.get(outcome.kind, 0) + 1
+        log.info("push delivery %s", outcome.kind, extra={  # ids only: never the endpoint or its keys
+            "delivery_id": delivery.id, "digest_id": delivery.digest_id, "user_id": delivery.digest.user_id,
+            "outcome": outcome.kind, "status_code": outcome.status_code, "attempt": delivery.attempts})
         session.add(DeliveryAttempt(delivery_id=delivery.id, at=at, status_code=outcome.status_code,
                                     outcome=outcome.kind, detail=outcome.detail))
         _apply_outcome(session, delivery, outcome, at)
@@ -221,6 +366,8 @@ def tick(session: Session, sender, topic_secret: str, at: datetime | None = None
     at = at or now()
     report = PassReport()
     report.reminders = promote_due_reminders(session, at)
+    session.commit()
+    schedule_monday_digests(session, at)
     session.commit()
     while built := build_due_digests(session, at, topic_secret):
         report.digests += built

@@ -79,6 +79,15 @@ def default_position(session: Session, owner_id: int, priority: str, item_id: in
     return _place(session, owner_id, item_id, neighbours)
 
 
+def top_position(session: Session, owner_id: int) -> float:
+    """Before the first open item: the place for work that must not wait behind anything."""
+
+    def neighbours():
+        return None, session.scalar(select(func.min(Item.position)).where(Item.owner_id == owner_id, Item.status == "open"))
+
+    return _place(session, owner_id, None, neighbours)
+
+
 def relative_position(session: Session, owner: User, item_id: int | None, before_id=None, after_id=None) -> float:
     """Directly before or after another open item of the same plate."""
     field, anchor_id = ("before_id", before_id) if before_id is not None else ("after_id", after_id)
@@ -104,6 +113,8 @@ def _position_for(session: Session, owner: User, priority: str, data: dict, item
     before_id, after_id = data.get("before_id"), data.get("after_id")
     if before_id is not None and after_id is not None:
         raise Invalid("before_id", "Send before_id or after_id, not both.")
+    if data.get("placement") == "top":
+        return top_position(session, owner.id)
     if before_id is None and after_id is None:
         return default_position(session, owner.id, priority, item_id)
     return relative_position(session, owner, item_id, before_id, after_id)
@@ -127,7 +138,8 @@ def _record(session: Session, item: Item, actor: User, action: str, changes: dic
 
 # --- commands ----------------------------------------------------------------------------
 
-def add_item(session: Session, actor: User, data: dict) -> Item:
+def add_item(session: Session, actor: User, data: dict, team_request_id: int | None = None) -> Item:
+    """Put an item on a plate; `placement: "top"` puts it first, else before_id/after_id or the default place."""
     owner = get_person(session, actor, data["owner_id"])
     if not permissions.may_add_to(session, actor, owner):
         raise Forbidden(f"You may not add items to {owner.name}'s plate.")
@@ -143,6 +155,7 @@ def add_item(session: Session, actor: User, data: dict) -> Item:
         urgent=data.get("urgent", False),
         due_on=data.get("due_on"),
         position=_position_for(session, owner, priority, data),
+        team_request_id=team_request_id,
         created_at=at,
         updated_at=at,
     )
@@ -173,6 +186,21 @@ def check_version(item: Item, if_match: list[str] | None) -> None:
         )
 
 
+def claim_version(session: Session, item: Item) -> None:
+    """Bump the stored version only if it is still the one read: of simultaneous edits of one version, one wins.
+
+    The conditional UPDATE waits for a concurrent edit's row lock (PostgreSQL) or write lock (SQLite)
+    and then matches no row if that edit committed, so the loser answers 412 instead of overwriting.
+    """
+    claimed = session.execute(
+        update(Item).where(Item.id == item.id, Item.version == item.version)
+        .values(version=Item.version + 1).execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        session.refresh(item)
+        raise PreconditionFailed(f"This item changed since you loaded it (now version {item.version}).", current=item)
+
+
 def _status_change(item: Item, data: dict, at: datetime) -> tuple[str | None, dict[str, tuple]]:
     """Apply a status change; returns the history action and the changed fields."""
     new_status = data.get("status", item.status)
@@ -188,14 +216,14 @@ def _status_change(item: Item, data: dict, at: datetime) -> tuple[str | None, di
     changes: dict[str, tuple] = {"status": (item.status, new_status)}
     if new_status == "dropped":
         changes.update(drop_reason=(item.drop_reason, reason), dropped_at=(item.dropped_at, at),
-                       completed_at=(item.completed_at, None))
+                       completed_at=(item.completed_at, None), drop_kind=(item.drop_kind, None))
         return "dropped", changes
     if new_status == "done":
         changes.update(completed_at=(item.completed_at, at), dropped_at=(item.dropped_at, None),
-                       drop_reason=(item.drop_reason, None))
+                       drop_reason=(item.drop_reason, None), drop_kind=(item.drop_kind, None))
         return "completed", changes
     changes.update(completed_at=(item.completed_at, None), dropped_at=(item.dropped_at, None),
-                   drop_reason=(item.drop_reason, None))
+                   drop_reason=(item.drop_reason, None), drop_kind=(item.drop_kind, None))
     return "reopened", changes
 
 
@@ -204,12 +232,7 @@ def update_item(session: Session, actor: User, item_id: int, if_match: list[str]
     item = get_item(session, actor, item_id)
     check_version(item, if_match)
     at = now()
-    changes: dict[str, tuple] = {}
-    for field in EDITABLE_FIELDS:
-        if field in data:
-            value = data[field].strip() if field == "title" else data[field]
-            if value != getattr(item, field):
-                changes[field] = (getattr(item, field), value)
+    changes = _field_changes(item, data)
     action, status_changes = _status_change(item, data, at)
     changes.update({k: v for k, v in status_changes.items() if v[0] != v[1]})
 
@@ -224,6 +247,7 @@ def update_item(session: Session, actor: User, item_id: int, if_match: list[str]
         return item
     if changes.get("urgent") == (False, True) and not permissions.may_add_to(session, actor, owner):
         raise Forbidden(f"Only people who may add items to {owner.name}'s plate may mark them urgent.")
+    claim_version(session, item)
 
     for field, (_old, new) in changes.items():
         if field != "owner_id":
@@ -238,6 +262,41 @@ def update_item(session: Session, actor: User, item_id: int, if_match: list[str]
     _record(session, item, actor, action or "updated", changes, at)
     touch_plates(session, {item.owner_id, *(changes.get("owner_id") or ())})
     outbox.item_changed(session, item, actor, action or "updated", changes)
+    return item
+
+
+def edit_fields(session: Session, actor: User, item: Item, data: dict) -> dict[str, tuple]:
+    """Edit an item's title, notes, priority, urgency or due date as one recorded, versioned change.
+
+    For callers that decided the edit themselves (a team request edited as a whole), so no If-Match.
+    """
+    changes = _field_changes(item, data)
+    if changes:
+        apply_change(session, actor, item, "updated", changes, now())
+    return changes
+
+
+def _field_changes(item: Item, data: dict) -> dict[str, tuple]:
+    changes: dict[str, tuple] = {}
+    for field in EDITABLE_FIELDS:
+        if field in data:
+            value = data[field].strip() if field == "title" else data[field]
+            if value != getattr(item, field):
+                changes[field] = (getattr(item, field), value)
+    return changes
+
+
+def apply_change(session: Session, actor: User, item: Item, action: str, changes: dict[str, tuple],
+                 at: datetime) -> Item:
+    """Apply field changes a caller has already checked as one versioned change, recorded like update_item's."""
+    claim_version(session, item)
+    for field, (_old, new) in changes.items():
+        setattr(item, field, new)
+    item.version += 1
+    item.updated_at = at
+    _record(session, item, actor, action, changes, at)
+    touch_plates(session, [item.owner_id])
+    outbox.item_changed(session, item, actor, action, changes)
     return item
 
 
