@@ -12,6 +12,9 @@ APP_PAGES = {
     "item": "/items/<int:item_id>",
     "settings": "/settings",
     "inbox": "/inbox",
+    "team_request": "/requests/<int:request_id>",
+    "record": "/people/<int:person_id>/record",
+    "review": "/review",
 }
 
 
