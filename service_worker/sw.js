@@ -7,7 +7,7 @@ const SHELL_URLS = ["__SHELL_URLS__"];
 const SHELL_CACHE = `plate-shell-${SHELL_VERSION}`;
 const API_CACHE = "plate-api"; // survives deploys; the page deletes it on logout
 const API_TIMEOUT_MS = 5000; // one bar of signal: after this, show the last known copy
-const APP_PAGES = /^\/(people\/\d+|items\/\d+|team|settings|inbox)?\/?$/;
+const APP_PAGES = /^\/(people\/\d+(\/record)?|items\/\d+|requests\/\d+|team|settings|inbox|review)?\/?$/;
 const CACHED_READS = [
   /^\/api\/v1\/session$/,
   /^\/api\/v1\/people$/,
@@ -16,6 +16,11 @@ const CACHED_READS = [
   /^\/api\/v1\/items\/\d+\/history$/,
   /^\/api\/v1\/notifications$/,
   /^\/api\/v1\/me\/notification-settings$/,
+  /^\/api\/v1\/team$/, // with ?depth: the search is part of the cache key
+  /^\/api\/v1\/stats\/interruptions$/,
+  /^\/api\/v1\/team-requests(\/\d+)?$/,
+  /^\/api\/v1\/people\/\d+\/record$/,
+  /^\/api\/v1\/review$/,
 ];
 
 importScripts("/static/js/outbox-core.js");

@@ -15,6 +15,16 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 TIMEOUT_MS = 10_000
 
 
+def screenshots(page, name):
+    """The page at Pixel 7 size (the context's) and at 360x640, for a person to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    size = page.viewport_size
+    page.screenshot(path=str(ARTIFACTS / f"{name}-pixel7.png"), full_page=True)
+    page.set_viewport_size({"width": 360, "height": 640})
+    page.screenshot(path=str(ARTIFACTS / f"{name}-360x640.png"), full_page=True)
+    page.set_viewport_size(size)
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         # Outside CI a missing Chromium skips; in CI the playwright fixture fails instead.
@@ -121,7 +131,13 @@ class Site:
     @staticmethod
     def wait_for_worker(page):
         """A service worker controls the page (so its shell is cached)."""
-        page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+        # Polled in evaluate(), not wait_for_function(): that one evals a string, which the app's CSP refuses.
+        controlled = page.evaluate("""async (timeout) => {
+            const deadline = Date.now() + timeout;
+            while (!navigator.serviceWorker?.controller && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+            return Boolean(navigator.serviceWorker?.controller);
+        }""", TIMEOUT_MS)
+        assert controlled, "no service worker took control of the page"
 
     @staticmethod
     def wait_until_cached(page, path: str, timeout_ms: int = TIMEOUT_MS):

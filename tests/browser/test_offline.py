@@ -119,6 +119,28 @@ def test_a_refused_write_is_shown_and_dropped_only_when_dismissed(site, context,
     assert events("moved") == 0
 
 
+def test_a_write_to_an_item_taken_away_meanwhile_is_shown_not_lost(site, context, page, rep):
+    """A 404 on replay: Dana moved the item to someone else's plate while Ravi was offline."""
+    sam = make_user(rep["dana"].organization, "Sam Carter", rep["dana"])
+    prepare = make_item(rep["ravi"], rep["dana"], "Prepare the Q1 plan")
+    db.session.commit()
+    open_plate_online(site, context, page, rep["ravi"])
+    context.set_offline(True)
+    page.get_by_label("Done: Prepare the Q1 plan").click()
+    items.update_item(db.session, rep["dana"], prepare.id, ["*"], {"owner_id": sam.id})
+    db.session.commit()
+
+    context.set_offline(False)
+    banner = page.locator('[data-banner="outbox"]')
+    expect(banner).to_contain_text("Not saved:")  # shown, not retried for ever nor dropped silently
+    assert len(site.outbox(page)) == 1
+    banner.get_by_role("button", name="Dismiss").click()
+    site.wait_until_synced(page)
+    expect(banner).to_be_hidden()
+    db.session.rollback()
+    assert db.session.get(Item, prepare.id).status == "open"  # the refused completion did not happen
+
+
 def test_a_new_version_is_offered_and_taken_on_request(site, context, page, rep, monkeypatch):
     open_plate_online(site, context, page, rep["ravi"])
     old_caches = page.evaluate("caches.keys()")
@@ -176,6 +198,7 @@ def test_a_conflict_can_be_resolved_by_taking_the_servers_version(site, context,
     site.log_in(context, "ravi@example.test")
     item_id = db.session.scalar(select(Item.id).where(Item.title == "Log expenses"))
     site.open(page, f"/items/{item_id}")
+    expect(page.get_by_label("Title")).to_have_value("Log expenses")  # the page holds version 1 before it changes
     token = page.request.get(f"{site.url}/api/v1/session").json()["csrf_token"]
     page.request.patch(f"{site.url}/api/v1/items/{item_id}", data={"priority": "high"},
                        headers={"If-Match": '"1"', "X-CSRF-Token": token})

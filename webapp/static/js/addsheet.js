@@ -2,16 +2,29 @@
 import { get } from "./api.js";
 import { dueLabel, presetDate } from "./format.js";
 import { applyPending, enqueue, pending } from "./outbox.js";
-import { addableOwners, person, session, zoneOf } from "./store.js";
+import { addableOwners, peopleBelow, person, session, zoneOf } from "./store.js";
 import { h, openSheet, showFormError, toast } from "./ui.js";
 
 const sheet = () => document.getElementById("add-sheet");
+const asking = (form) => form.querySelector('input[name="mode"]:checked')?.value === "team";
 
-export function openAddSheet(ownerId) {
+/** Open the sheet for an owner's plate, or (askTeam) for a request to the whole team. */
+export async function openAddSheet(ownerId, { askTeam = false } = {}) {
   const dialog = sheet();
   const form = dialog.querySelector("form");
   form.reset();
   showFormError(form, "");
+  // Only people with reports can ask a team, so only they load that part of the sheet.
+  const ask = peopleBelow(session.user.id).length ? await import("./asksheet.js") : null;
+  form.querySelector("#add-mode").hidden = !ask;
+  const showMode = () => {
+    const mode = asking(form) ? "team" : "one";
+    form.querySelectorAll("[data-mode]").forEach((node) => { node.hidden = node.dataset.mode !== mode; });
+    form.querySelector("#add-title").textContent = mode === "team" ? "Ask my team" : "Add to a plate";
+    form.querySelector("#add-submit").textContent = mode === "team" ? ask.submitLabel(form) : "Add";
+    showPlacement(form);
+  };
+  ask?.prepareAsk(form, askTeam, showMode);
   const owners = addableOwners();
   const preferred = owners.some((o) => o.id === ownerId) ? ownerId : session.user.id;
   form.owner_id.replaceChildren(...owners.map((o) => h("option", { value: o.id, selected: o.id === preferred }, o.label)));
@@ -25,8 +38,12 @@ export function openAddSheet(ownerId) {
     };
   });
   dialog.querySelector("#add-due-pick").hidden = true;
-  form.onsubmit = (event) => submit(event, form);
-  showPlacement(form);
+  form.onsubmit = (event) => {
+    if (!asking(form)) return submit(event, form);
+    event.preventDefault();
+    return ask.submitAsk(form);
+  };
+  showMode();
   openSheet(dialog);
   form.title.focus();
 }
@@ -38,7 +55,7 @@ let placementItems = [];
 async function showPlacement(form, reload = true) {
   const ownerId = Number(form.owner_id.value);
   const box = form.querySelector("#add-placement");
-  if (ownerId === session.user.id) {
+  if (ownerId === session.user.id || asking(form)) {
     box.hidden = true;
     placementFor = null;
     return;

@@ -15,9 +15,13 @@ import { teamView } from "./views/team.js";
 const main = document.getElementById("main");
 let view = null;
 
-function route(path) {
+/** The page's view; pages visited seldom load their module only when opened. */
+async function route(path) {
   let match;
   if ((match = path.match(/^\/people\/(\d+)\/?$/))) return plateView(Number(match[1]));
+  if ((match = path.match(/^\/people\/(\d+)\/record\/?$/))) return (await import("./views/record.js")).recordView(Number(match[1]));
+  if ((match = path.match(/^\/requests\/(\d+)\/?$/))) return (await import("./views/request.js")).requestView(Number(match[1]));
+  if (path.startsWith("/review")) return (await import("./views/review.js")).reviewView();
   if ((match = path.match(/^\/items\/(\d+)\/?$/))) return itemView(Number(match[1]));
   if (path.startsWith("/team")) return teamView();
   if (path.startsWith("/settings")) return settingsView();
@@ -45,7 +49,9 @@ async function reload() {
 }
 
 function markNavigation() {
-  const section = location.pathname.startsWith("/team") || location.pathname.startsWith("/people/") ? "team"
+  const path = location.pathname;
+  const section = path === `/people/${session.user.id}/record` || path.startsWith("/review") ? "plate"
+    : path.startsWith("/team") || path.startsWith("/people/") || path.startsWith("/requests/") ? "team"
     : location.pathname.startsWith("/settings") ? "settings"
     : location.pathname.startsWith("/items/") || location.pathname.startsWith("/inbox") ? "" : "plate";
   document.querySelectorAll("[data-nav]").forEach((link) => {
@@ -76,6 +82,36 @@ async function refreshUnread() {
 window.addEventListener("plate:unread", ({ detail }) => showUnread(detail));
 document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible" && view) refreshUnread(); });
 navigator.serviceWorker?.addEventListener("message", (event) => { if (event.data?.type === "pushed") refreshUnread(); });
+
+// --- "Still needed?": a badge on My plate while items wait for review -----------------------
+
+function showReviewCount(count) {
+  session.reviewCount = count;
+  const badge = document.getElementById("review-count");
+  badge.textContent = count > 99 ? "99+" : String(count);
+  badge.hidden = !count;
+  badge.closest("a").setAttribute("aria-label", count ? `My plate, ${count} to review` : "My plate");
+  if (document.body.dataset.ready) render(); // the plate links to the review; before the first render, it just waits
+}
+
+async function refreshReview() {
+  try {
+    showReviewCount((await get("/review")).count);
+  } catch (error) {
+    // offline and never read: no badge
+  }
+}
+
+window.addEventListener("plate:review", ({ detail }) => showReviewCount(detail));
+
+// --- live pages: a request's progress updates while it is on screen -----------------------
+
+function refreshLive() {
+  if (view?.refreshEvery && document.visibilityState === "visible") view.load().then(render);
+}
+
+document.addEventListener("visibilitychange", refreshLive);
+window.addEventListener("focus", refreshLive);
 
 // --- freshness: "offline · last updated 10:42" ---------------------------------------------
 
@@ -203,8 +239,10 @@ async function start() {
   }
   useAccount(user.id);
   markNavigation();
-  view = route(location.pathname);
+  view = await route(location.pathname);
   document.getElementById("add-button").addEventListener("click", () => openAddSheet(view?.ownerId));
+  if (view.refreshEvery) setInterval(refreshLive, view.refreshEvery);
+  if (!location.pathname.startsWith("/review")) refreshReview(); // not awaited: the page does not wait for the badge
   await Promise.all([loadPeople().catch(() => {}), view.load(), view.notes ? null : refreshUnread()]);
   await render();
   await showSyncState();

@@ -3,7 +3,7 @@ import { ApiError, del, get, setCsrfToken } from "./api.js";
 import { forgetAccount } from "./outbox.js";
 import { forgetDevice } from "./push.js";
 
-export const session = { user: null, people: [], byId: new Map() };
+export const session = { user: null, people: [], byId: new Map(), reviewCount: 0 };
 
 /** The session, or null when nobody is logged in (offline: the last one this device saw). */
 export async function loadSession() {

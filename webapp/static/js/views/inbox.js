@@ -23,6 +23,7 @@ function sentence(note) {
     case "due_changed": return `${who} changed when ${title} is due`;
     case "priority_changed": return `${who} changed the priority of ${title}`;
     case "due_today": return `${title} is due today`;
+    case "reminder": return `Reminder from ${who}: ${note.item?.title ?? "an item"}`;
     default: return `${who} changed ${title}`;
   }
 }

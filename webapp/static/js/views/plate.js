@@ -35,12 +35,13 @@ export function plateView(personId) {
       const items = view.data || view.error ? applyPending(view.data?.items || [], ops, { ownerId: personId, status: view.tab }) : [];
       const list = view.tab === "open" ? openList(items, personId) : closedList(items, view.tab);
       main.replaceChildren(
-        mine ? "" : ownerLine(personId),
+        mine ? reviewLink() : ownerLine(personId),
         tabs(view, main, ops),
         h("section", { id: "tab-panel", role: "tabpanel", "aria-labelledby": `tab-${view.tab}` },
           !view.error || view.data ? list
             : items.length ? [h("p", { class: "hint" }, "Offline: only what you changed on this device shows here for now."), list]
               : problem(view.error)),
+        mine ? h("p", { class: "plate-footer" }, h("a", { href: `/people/${personId}/record` }, "My record ›")) : "",
       );
     },
   };
@@ -50,7 +51,16 @@ export function plateView(personId) {
 function ownerLine(personId) {
   const someone = person(personId);
   if (!someone) return "";
-  return h("p", { class: "owner-line" }, `${someone.name} · ${clockIn(someone.time_zone)} their time`);
+  return h("p", { class: "owner-line" }, `${someone.name} · ${clockIn(someone.time_zone)} their time · `,
+    h("a", { href: `/people/${personId}/record` }, "Record"));
+}
+
+/** Items waiting for "Still needed?" (the count app.js last read). */
+function reviewLink() {
+  const count = session.reviewCount;
+  if (!count) return "";
+  return h("a", { class: "review-link", href: "/review" },
+    h("strong", {}, "Still needed?"), ` ${count} ${count === 1 ? "item waits" : "items wait"} for a decision ›`);
 }
 
 function tabs(view, main, ops) {

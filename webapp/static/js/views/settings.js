@@ -60,7 +60,7 @@ export function settingsView() {
         h("input", { type: "email", name: "username", value: me.email, autocomplete: "username", hidden: true }),
         h("label", { for: "current-password" }, "Current password"),
         h("input", { id: "current-password", name: "current_password", type: "password", autocomplete: "current-password", required: true }),
-        h("label", { for: "new-password" }, "New password (10 characters or more)"),
+        h("label", { for: "new-password" }, "New password (10 characters or more; not your email or a common password)"),
         h("input", { id: "new-password", name: "password", type: "password", autocomplete: "new-password", minlength: "10", required: true }),
         h("p", { class: "form-error", role: "alert", hidden: true }),
         h("button", { type: "submit", class: "button wide" }, "Change password"));
