@@ -1,15 +1,8 @@
 """CSRF, input validation and the one JSON error shape of the API, plus the public OpenAPI document."""
 import pytest
 
-from tests.factories import PASSWORD, make_item, make_team
+from tests.factories import PASSWORD, make_item
 from webapp.extensions import db
-
-
-@pytest.fixture
-def team(ctx):
-    team = make_team()
-    db.session.commit()
-    return team
 
 
 def assert_error_shape(response, code):

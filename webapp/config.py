@@ -16,6 +16,10 @@ def _split(value: str) -> list[str]:
     return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
 
 
+def _flag(value: str) -> bool:
+    return value.strip().lower() not in ("0", "false", "no", "off", "")
+
+
 def _secret_key(instance_path: str) -> str:
     """Keep a generated secret key in instance/ so sessions survive restarts."""
     path = Path(instance_path) / "secret_key"
@@ -34,9 +38,12 @@ def load_config(instance_path: str, secret_key: str | None = None) -> dict:
         "SECRET_KEY": secret_key or env.get("PLATE_SECRET_KEY") or _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
         # A liveness ping per checkout only where the server can go away under us (not SQLite).
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": not database_url.startswith("sqlite")},
+        # Errors never carry their SQL parameters into logs (password hashes, push keys).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": not database_url.startswith("sqlite"), "hide_parameters": True},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Secure is added per request whenever it came over https (security.py), so http://127.0.0.1 works.
+        "SESSION_COOKIE_SECURE": False,
         "PERMANENT_SESSION_LIFETIME": 60 * 60 * 24 * 30,
         # The 30 days slide once a day (auth/guard.py), not by re-signing the cookie on every response.
         "SESSION_REFRESH_EACH_REQUEST": False,
@@ -48,6 +55,25 @@ def load_config(instance_path: str, secret_key: str | None = None) -> dict:
         # `make run` sets PLATE_DISPATCH_IN_PROCESS=1: its server then also dispatches pushes.
         "PLATE_DISPATCH_IN_PROCESS": env.get("PLATE_DISPATCH_IN_PROCESS") == "1",
         "PLATE_DISPATCH_INTERVAL": float(env.get("PLATE_DISPATCH_INTERVAL", "15")),
+        # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0 trusts none of them).
+        "PLATE_PROXY_FIX": int(env.get("PLATE_PROXY_FIX", "0")),
+        # Rate limits per client IP and per account (limits syntax: "10 per minute; 100 per hour").
+        "PLATE_RATELIMIT_ENABLED": _flag(env.get("PLATE_RATELIMIT_ENABLED", "1")),
+        "PLATE_RATELIMIT_STORAGE_URI": env.get("PLATE_RATELIMIT_STORAGE_URI", "memory://"),
+        "PLATE_RATELIMIT_KEY_PREFIX": env.get("PLATE_RATELIMIT_KEY_PREFIX", "plate"),
+        "PLATE_RATELIMIT_LOGIN": env.get("PLATE_RATELIMIT_LOGIN", "10 per minute; 100 per hour"),
+        "PLATE_RATELIMIT_LOGIN_ACCOUNT": env.get("PLATE_RATELIMIT_LOGIN_ACCOUNT", "5 per minute; 30 per hour"),
+        "PLATE_RATELIMIT_SIGNUP": env.get("PLATE_RATELIMIT_SIGNUP", "5 per minute; 20 per hour"),
+        "PLATE_RATELIMIT_SIGNUP_ACCOUNT": env.get("PLATE_RATELIMIT_SIGNUP_ACCOUNT", "5 per minute"),
+        "PLATE_RATELIMIT_ACCEPT": env.get("PLATE_RATELIMIT_ACCEPT", "10 per minute; 100 per hour"),
+        "PLATE_RATELIMIT_ACCEPT_ACCOUNT": env.get("PLATE_RATELIMIT_ACCEPT_ACCOUNT", "5 per minute"),
+        "PLATE_RATELIMIT_PASSWORD": env.get("PLATE_RATELIMIT_PASSWORD", "10 per minute; 100 per hour"),
+        "PLATE_RATELIMIT_PASSWORD_ACCOUNT": env.get("PLATE_RATELIMIT_PASSWORD_ACCOUNT", "5 per minute"),
+        # /healthz answers 503 when no dispatcher finished a pass for this long (seconds; 0: never judge it).
+        "PLATE_HEALTH_MAX_DISPATCHER_AGE": float(env.get("PLATE_HEALTH_MAX_DISPATCHER_AGE", "0")),
+        # Logs: "json" (one object per line) or "text"; `make serve` uses json, `make run` text.
+        "PLATE_LOG_FORMAT": env.get("PLATE_LOG_FORMAT", "text"),
+        "PLATE_LOG_LEVEL": env.get("PLATE_LOG_LEVEL", "INFO"),
         # flask-smorest / OpenAPI
         "API_TITLE": "Plate API",
         "API_VERSION": "v1",

@@ -1,6 +1,6 @@
 """Organizations, the session (log in / out) and the caller's own profile."""
 from flask import session
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from flask_smorest import Blueprint
 
 from webapp.auth.guard import csrf_token, renew_session, start_session

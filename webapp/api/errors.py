@@ -50,6 +50,12 @@ def error_payload(code: int, status: str, message: str, errors: dict | None = No
 class PlateApi(Api):
     """flask-smorest's Api, with its error handler limited to /api and a human message on every error."""
 
+    @property
+    def ERROR_SCHEMA(self):  # noqa: N802 - flask-smorest's name; documents every operation's error responses
+        from webapp.schemas import ErrorOut  # here: the schemas import the models, which import this module
+
+        return ErrorOut
+
     def _register_error_handlers(self):
         self._app.register_error_handler(HTTPException, self.handle_http_exception)
         self._app.register_error_handler(DomainError, self.handle_domain_error)

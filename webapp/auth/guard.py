@@ -1,12 +1,12 @@
 """Authentication and CSRF for every API request, checked in this one place before any view runs."""
 import hmac
-from webapp.clock import now
 import secrets
 
 from flask import request, session
 from flask_login import current_user, login_user
 from werkzeug.exceptions import Forbidden, Unauthorized, UnsupportedMediaType
 
+from webapp.clock import now
 from webapp.extensions import login_manager
 from webapp.models import User
 
@@ -49,13 +49,6 @@ def start_session(user: User) -> str:
     session.permanent = True
     session["csrf_token"] = secrets.token_urlsafe(32)
     return session["csrf_token"]
-
-
-def renew_session(user: User) -> None:
-    """Re-issue this session for the user's new epoch (after a password change), keeping its CSRF token."""
-    token = csrf_token()
-    start_session(user)
-    session["csrf_token"] = token
 
 
 def renew_session(user: User) -> None:

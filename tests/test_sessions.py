@@ -1,0 +1,96 @@
+"""Sessions are rotated at login and on a password change, and a password change logs out every other device."""
+import pytest
+
+from tests.conftest import ApiClient
+from tests.factories import PASSWORD, make_team
+from webapp.extensions import db
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+@pytest.fixture
+def rep(ctx):
+    rep = make_team().rep
+    db.session.commit()
+    return rep
+
+
+def new_client(app) -> ApiClient:
+    app.test_client_class = ApiClient
+    return app.test_client()
+
+
+def log_in(client: ApiClient, email: str, password: str = PASSWORD) -> ApiClient:
+    response = client.post("/api/v1/session", json={"email": email, "password": password})
+    assert response.status_code == 200
+    client.csrf_token = response.json["csrf_token"]
+    return client
+
+
+def session_cookie(client: ApiClient) -> str:
+    return client.get_cookie("session").value
+
+
+def test_logging_in_replaces_a_session_planted_before_it(app, client, rep):
+    # Someone sets a session on this browser (session fixation), with a CSRF token they know.
+    with client.session_transaction() as planted:
+        planted["csrf_token"] = "known-to-the-attacker"
+        planted["planted"] = "yes"
+    before = session_cookie(client)
+
+    log_in(client, rep.email)
+
+    assert session_cookie(client) != before
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        assert session["csrf_token"] not in ("known-to-the-attacker", "")
+    assert client.post("/api/v1/items", json={"title": "x"}, headers={"X-CSRF-Token": "known-to-the-attacker"}
+                       ).status_code == 403
+
+
+def test_password_change_rotates_the_cookie_and_the_old_one_stops_working(app, client, rep):
+    log_in(client, rep.email)
+    old_cookie = session_cookie(client)
+
+    response = client.patch("/api/v1/me", json={"password": NEW_PASSWORD, "current_password": PASSWORD})
+
+    assert response.status_code == 200
+    assert session_cookie(client) != old_cookie
+    assert client.get("/api/v1/me").status_code == 200  # this device stays logged in
+    replayed = new_client(app)
+    replayed.set_cookie("session", old_cookie)
+    assert replayed.get("/api/v1/me").status_code == 401  # a copy of the old cookie is worth nothing
+
+
+def test_password_change_logs_out_the_other_devices(app, rep):
+    laptop = log_in(new_client(app), rep.email)
+    phone = log_in(new_client(app), rep.email)
+    assert phone.get("/api/v1/me").status_code == 200
+
+    assert laptop.patch("/api/v1/me", json={"password": NEW_PASSWORD, "current_password": PASSWORD}).status_code == 200
+
+    assert phone.get("/api/v1/me").status_code == 401
+    assert phone.get("/api/v1/session").status_code == 401
+    assert laptop.get("/api/v1/me").status_code == 200
+    assert log_in(phone, rep.email, NEW_PASSWORD).get("/api/v1/me").status_code == 200
+
+
+def test_a_rejected_password_change_keeps_every_session(app, rep):
+    laptop = log_in(new_client(app), rep.email)
+    phone = log_in(new_client(app), rep.email)
+
+    response = laptop.patch("/api/v1/me", json={"password": "short", "current_password": PASSWORD})
+
+    assert response.status_code == 422
+    assert phone.get("/api/v1/me").status_code == 200
+    assert laptop.get("/api/v1/me").status_code == 200
+
+
+def test_logging_out_ends_only_this_device(app, rep):
+    laptop = log_in(new_client(app), rep.email)
+    phone = log_in(new_client(app), rep.email)
+
+    assert laptop.delete("/api/v1/session").status_code == 204
+
+    assert laptop.get("/api/v1/me").status_code == 401
+    assert phone.get("/api/v1/me").status_code == 200

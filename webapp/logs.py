@@ -1,0 +1,106 @@
+"""Logs: one line per request with a request id, as JSON lines (PLATE_LOG_FORMAT=json) or text.
+
+Secrets stay out: paths are logged without their query string and with invitation tokens replaced,
+SQL errors without their parameters (config.py), push deliveries by id, never by endpoint or key.
+"""
+import logging
+import re
+import sys
+import time
+import uuid
+
+from flask import Flask, g, has_request_context, request
+from pythonjsonlogger.json import JsonFormatter
+
+log = logging.getLogger("webapp.requests")
+
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+# Path segments that are secrets: /invite/<token>, /api/v1/invitations/<token>[/accept].
+TOKEN_IN_PATH = re.compile(r"(/invite/|/invitations/)(?!\?)[^/\s?\"']+")
+REDACTED = "[redacted]"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+JSON_FIELDS = ["asctime", "levelname", "name", "message", "request_id"]
+
+
+def redact(text: str) -> str:
+    return TOKEN_IN_PATH.sub(r"\1" + REDACTED, text)
+
+
+class StdoutHandler(logging.StreamHandler):
+    """Writes to whatever sys.stdout is at the time (gunicorn's, or a test's capture)."""
+
+    def __init__(self):
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
+class RequestContext(logging.Filter):
+    """Adds the request id to every record and takes invitation tokens out of every message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        message = record.getMessage()
+        if "/invit" in message:
+            record.msg, record.args = redact(message), None
+        return True
+
+
+def formatter(kind: str) -> logging.Formatter:
+    if kind == "json":
+        return JsonFormatter(JSON_FIELDS, rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
+    return logging.Formatter(TEXT_FORMAT)
+
+
+def configure(kind: str = "text", level: str = "INFO") -> None:
+    """Send logs to stdout in the given format; safe to call again (replaces only its own handler)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "plate", False)]:
+        root.removeHandler(handler)
+    handler = StdoutHandler()
+    handler.plate = True
+    handler.setFormatter(formatter(kind))
+    handler.addFilter(RequestContext())
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def start_request() -> None:
+    sent = request.headers.get("X-Request-ID", "")
+    g.request_id = sent if SANE_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+    g.request_started = time.perf_counter()
+
+
+def _user_id() -> int | None:
+    """The person, if this request already loaded them (never a query just to log)."""
+    user = g.get("_login_user")
+    return int(user.id) if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+def finish_request(response):
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    started = g.get("request_started")
+    log.info(
+        "%s %s %s", request.method, redact(request.path), response.status_code,
+        extra={
+            "method": request.method,
+            "path": redact(request.path),  # never the query string
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+            "user_id": _user_id(),
+            "remote_addr": request.remote_addr,
+        },
+    )
+    return response
+
+
+def init_app(app: Flask) -> None:
+    configure(app.config["PLATE_LOG_FORMAT"], app.config["PLATE_LOG_LEVEL"])
+    app.before_request(start_request)
+    app.after_request(finish_request)
