@@ -2,19 +2,9 @@
 import threading
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import time_machine
 
 from tests.conftest import Auth
-from tests.factories import make_team
-from webapp.extensions import db
-
-
-@pytest.fixture
-def team(ctx):
-    team = make_team()
-    db.session.commit()
-    return team
 
 
 def create(client, owner, key, title="Call Siemens", **body):

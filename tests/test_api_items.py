@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import time_machine
 
-from tests.factories import make_item, make_org, make_team, make_user, set_status
+from tests.factories import make_item, make_org, make_user, set_status
 from webapp.extensions import db
 
 ITEM_KEYS = {"id", "title", "notes", "owner", "created_by", "priority", "urgent", "due_on", "overdue", "status",
@@ -19,13 +19,6 @@ def plate_titles(client, person):
 
 def patch(client, item, etag='"1"', **changes):
     return client.patch(f"/api/v1/items/{item.id}", json=changes, headers={"If-Match": etag})
-
-
-@pytest.fixture
-def team(ctx):
-    team = make_team()
-    db.session.commit()
-    return team
 
 
 # --- POST /items ----------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""Flask commands: `demo` loads a demo organization; `push keys|tick|run` run the push dispatcher."""
+"""Flask commands: `demo` loads a demo organization; `push keys|tick|run` run the push dispatcher;
+`export-org` and `import-org` move an organization between servers."""
+import json
+import sys
 from datetime import timedelta
 
 import click
@@ -63,7 +66,7 @@ def demo_command() -> None:
         db.session.commit()
         click.echo("Loaded the demo organization 'Northwind Field Sales'.")
     click.echo(f"Log in as the manager: {manager_email} / {DEMO_PASSWORD}")
-    click.echo("Or as a field rep: " + ", ".join(email for _, email, _ in DEMO_TEAM[1:]) + f" (same password)")
+    click.echo("Or as a field rep: " + ", ".join(email for _, email, _ in DEMO_TEAM[1:]) + " (same password)")
 
 
 @click.group("push")
@@ -115,3 +118,45 @@ def push_run_command(interval: float) -> None:
         dispatcher.run(current_app._get_current_object(), interval, stop, name="cli")
     except KeyboardInterrupt:
         pass
+
+
+@click.command("export-org")
+@click.argument("organization_id", type=int)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="file to write (default: stdout)")
+@with_appcontext
+def export_org_command(organization_id: int, output: str | None) -> None:
+    """Write everything of one organization as JSON (it holds password hashes: keep it as safe as the database)."""
+    from webapp.services import transfer
+    from webapp.services.errors import DomainError
+
+    try:
+        document = transfer.export_organization(db.session, organization_id)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    text = json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    with click.open_file(output, "w", encoding="utf-8", atomic=True) as file:
+        file.write(text)
+    counts = ", ".join(f"{len(rows)} {name}" for name, rows in document["tables"].items())
+    click.echo(f"Wrote organization {organization_id} to {output}: {counts}.", err=True)
+
+
+@click.command("import-org")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@with_appcontext
+def import_org_command(file) -> None:
+    """Restore an organization written by export-org, with its ids, into an empty, migrated database."""
+    from webapp.services import transfer
+    from webapp.services.errors import DomainError
+
+    try:
+        document = json.load(file)
+        organization = transfer.import_organization(db.session, document)
+        db.session.commit()
+    except (DomainError, ValueError, KeyError, TypeError) as error:
+        db.session.rollback()
+        message = error.message if isinstance(error, DomainError) else f"This file is not an export-org document: {error}"
+        raise click.ClickException(message) from None
+    click.echo(f"Imported organization {organization.id} ({organization.name}).")
