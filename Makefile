@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app webapp
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Test processes (pytest-xdist); each gets its own SQLite files and PostgreSQL database.
+TEST_WORKERS ?= auto
 
 .PHONY: install run migrate demo test chromium bench serve clean
 
@@ -27,6 +29,11 @@ run: migrate
 	$(FLASK) push keys
 	PLATE_DISPATCH_IN_PROCESS=1 $(FLASK) run --host $(HOST) --port $(PORT)
 
+# Serves as in production: gunicorn (gunicorn.conf.py; PLATE_BIND, default 127.0.0.1:8000) and the push
+# dispatcher as its own process, JSON logs on stdout; migrates first; Ctrl-C stops both (bin/serve).
+serve: migrate
+	VENV=$(VENV) bin/serve
+
 demo: migrate
 	$(FLASK) demo
 
@@ -39,7 +46,7 @@ chromium:
 	  else echo "chromium not found and cannot be installed here: browser tests will be skipped (CI fails instead)."; fi; }
 
 test: install chromium
-	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure, not a pass."; exit 1; fi; exit $$rc
 
 # Each benchmark prints ratios measured side by side in one run (see README, Figures).
@@ -47,6 +54,8 @@ bench: install chromium
 	$(PY) bench/api.py
 	$(PY) bench/push.py
 	$(PY) bench/pwa.py
+	$(PY) bench/record.py
+	$(PY) bench/load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts

@@ -14,7 +14,6 @@ import random
 import statistics
 import sys
 import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
-from bench.common import gunicorn, percentile, wrk  # noqa: E402
+from bench.common import gunicorn, percentile, request_latencies, wrk  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.clock import now  # noqa: E402
 from webapp.extensions import db  # noqa: E402
@@ -116,17 +115,12 @@ def throughput(url: str, person_id: int, seconds: int, rounds: int, workdir: Pat
 
 
 def plate_latencies(url: str, person_id: int):
-    """A generator of single plate-read latencies (seconds) through the whole Flask stack, in process."""
-    app = create_app({"SECRET_KEY": SECRET, "SQLALCHEMY_DATABASE_URI": url})
-    client = app.test_client()
-    client.post("/api/v1/session", json={"email": "boss@bench.test", "password": PASSWORD})
-    path = f"/api/v1/people/{person_id}/plate"
-    while True:
-        started = time.perf_counter()
-        response = client.get(path)
-        elapsed = time.perf_counter() - started
+    """Single plate-read latencies (seconds) through the whole Flask stack, in process."""
+    def check(response):
         assert response.status_code == 200 and len(response.json["items"]) == 50
-        yield elapsed
+
+    login = {"email": "boss@bench.test", "password": PASSWORD}
+    return request_latencies(url, SECRET, login, f"/api/v1/people/{person_id}/plate", check)
 
 
 def scale(small_url: str, small_id: int, large_url: str, large_id: int, samples: int) -> dict:

@@ -58,3 +58,21 @@ def wrk(url: str, headers: dict[str, str], seconds: int, connections: int = 16) 
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def request_latencies(url: str, secret: str, login: dict, path: str, check):
+    """A generator of single GET latencies (seconds) through the whole Flask stack, in process.
+
+    `check(response)` asserts the answer is the one being measured, so a broken read cannot look fast.
+    """
+    from webapp import create_app
+
+    app = create_app({"SECRET_KEY": secret, "SQLALCHEMY_DATABASE_URI": url})
+    client = app.test_client()
+    client.post("/api/v1/session", json=login)
+    while True:
+        started = time.perf_counter()
+        response = client.get(path)
+        elapsed = time.perf_counter() - started
+        check(response)
+        yield elapsed

@@ -15,7 +15,28 @@ from webapp import create_app
 from webapp.extensions import db
 from webapp.models import User
 
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def _database_of_this_worker(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets its own PostgreSQL database (`test_gw0`, ...), created on demand."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if url is None or worker is None:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            if not connection.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).scalar():
+                connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except OperationalError:
+        return url  # unreachable: postgres_schema fails the run with a clear message
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(False)
+
+
+POSTGRES_URL = _database_of_this_worker(os.environ.get("TEST_DATABASE_URL"))
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 
@@ -69,11 +90,20 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
+def app_config() -> dict:
+    """Extra configuration for the `app` of a test module: override this fixture there."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, tmp_path, app_config):
     app = create_app({
         "TESTING": True,
         "SECRET_KEY": "test",
         "SQLALCHEMY_DATABASE_URI": database_url,
+        # Tests log in and sign up far more often than people do; tests/test_rate_limits.py turns them on.
+        "PLATE_RATELIMIT_ENABLED": False,
+        **app_config,
     })
     app.instance_path = str(tmp_path / "instance")
     if not database_url.startswith("sqlite"):  # SQLite starts from a fresh copy of the template
@@ -91,6 +121,16 @@ def ctx(app):
     """An application context for arranging data with factories; commit with db.session.commit()."""
     with app.app_context():
         yield
+
+
+@pytest.fixture
+def team(ctx):
+    """make_team()'s reporting line, committed (a test module may define its own `team` instead)."""
+    from tests.factories import make_team
+
+    team = make_team()
+    db.session.commit()
+    return team
 
 
 class ApiClient(FlaskClient):

@@ -1,5 +1,4 @@
 """Plate: shared, prioritized plates between people and their managers."""
-import logging
 from pathlib import Path
 
 from flask import Flask
@@ -17,12 +16,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path, secret_key=(test_config or {}).get("SECRET_KEY")))
     if test_config:
         app.config.from_mapping(test_config)
+    register_logging(app)
     register_extensions(app)
+    register_security(app)
     register_blueprints(app)
     register_commands(app)
-    logging.basicConfig(level=logging.INFO)
     start_background_work(app)
     return app
+
+
+def register_logging(app: Flask) -> None:
+    """First, so every request has its id before any other hook can fail it."""
+    from webapp import logs
+
+    logs.init_app(app)
 
 
 def register_extensions(app: Flask) -> None:
@@ -39,21 +46,34 @@ def register_extensions(app: Flask) -> None:
     guard.init_app(app)
 
 
+def register_security(app: Flask) -> None:
+    """Headers, cookie flags and the proxy; rate limits run after the guard, which knows the caller."""
+    from webapp import ratelimits, security
+
+    security.init_app(app)
+    ratelimits.init_app(app)
+
+
 def register_blueprints(app: Flask) -> None:
     from webapp import api as api_blueprints
-    from webapp import pages, pwa
+    from webapp import health, pages, pwa
     from webapp.extensions import api
+    from webapp.pages import record as record_pages
 
     api_blueprints.register(api)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(record_pages.bp)
     app.register_blueprint(pwa.bp)
+    app.register_blueprint(health.bp)
 
 
 def register_commands(app: Flask) -> None:
-    from webapp.cli import demo_command, push_group
+    from webapp.cli import demo_command, export_org_command, import_org_command, push_group
 
     app.cli.add_command(demo_command)
     app.cli.add_command(push_group)
+    app.cli.add_command(export_org_command)
+    app.cli.add_command(import_org_command)
 
 
 def start_background_work(app: Flask) -> None:
