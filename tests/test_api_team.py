@@ -94,9 +94,8 @@ def test_workload_of_direct_reports_in_their_own_zones(client, auth, team):
 
 def test_depth_all_reaches_every_level_and_depth_1_only_direct_reports(client, auth, team):
     boss, max_, _ana, _ravi, _jo = team
-    client = auth.login(boss)
-
     with time_machine.travel(INSTANT, tick=False):  # local_time must not cross a second between calls
+        client = auth.login(boss)
         direct = client.get("/api/v1/team?depth=1").json
         default = client.get("/api/v1/team").json
         everyone = client.get("/api/v1/team?depth=all").json

@@ -93,7 +93,11 @@ def turn_on_notifications(site, context, page):
 
 
 def push_registration_id(cdp, page, scope: str) -> str:
-    """The service worker registration's id, from the ServiceWorker domain's events."""
+    """The service worker registration's id, from the ServiceWorker domain's events.
+
+    Waits until the worker is active: a push delivered to a worker still installing is lost.
+    """
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     registrations = {}
     cdp.on("ServiceWorker.workerRegistrationUpdated",
            lambda event: registrations.update({r["scopeURL"]: r["registrationId"] for r in event["registrations"]}))

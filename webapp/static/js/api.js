@@ -26,6 +26,15 @@ function reportFreshness(response) {
   window.dispatchEvent(new CustomEvent("plate:freshness", { detail: { fromCache, fetchedAt } }));
 }
 
+// Every API read this page made, so a service worker that arrives later can be handed them to keep.
+const readPaths = new Set();
+
+/** On first install the worker did not see this page's reads: fetch them again through it, touching nothing on screen. */
+export function readAgainThroughWorker() {
+  return Promise.all([...readPaths].map((path) =>
+    fetch(`/api/v1${path}`, { credentials: "same-origin", headers: { Accept: "application/json" } }).catch(() => null)));
+}
+
 export async function request(method, path, { body, headers = {} } = {}) {
   const init = { method, credentials: "same-origin", headers: { Accept: "application/json", ...headers } };
   if (body !== undefined) {
@@ -33,6 +42,7 @@ export async function request(method, path, { body, headers = {} } = {}) {
     init.body = JSON.stringify(body);
   }
   if (method !== "GET" && token) init.headers["X-CSRF-Token"] = token;
+  if (method === "GET") readPaths.add(path);
   let response;
   try {
     response = await fetch(`/api/v1${path}`, init);

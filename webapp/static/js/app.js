@@ -1,7 +1,7 @@
 // The signed-in app: pick the page's view from the path, keep it in step with the outbox and the network.
 import { openAddSheet } from "./addsheet.js";
 import { clockIn } from "./format.js";
-import { get } from "./api.js";
+import { get, readAgainThroughWorker } from "./api.js";
 import { dismiss, onChange, pending, replay, resolveConflict, useAccount } from "./outbox.js";
 import { keepSubscriptionCurrent } from "./push.js";
 import { loadPeople, loadSession, session } from "./store.js";
@@ -216,7 +216,8 @@ async function registerServiceWorker() {
   });
   navigator.serviceWorker.addEventListener("controllerchange", () => {
     if (hadController) location.reload(); // the person asked for the update
-    else if (view) loadSession().then(reload); // first install: read again through the worker, so it works offline
+    // First install: read again through the worker so it works offline, without re-rendering under the person's finger.
+    else readAgainThroughWorker();
   });
 }
 
