@@ -305,6 +305,21 @@ def test_openapi_document_is_public_and_lists_every_endpoint(client):
         assert methods <= set(paths.get(path, {})), path
 
 
+def test_openapi_document_names_the_headers_the_api_reads(client):
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+
+    def headers(path, method):
+        return {p["name"]: p["required"] for p in paths[path][method]["parameters"] if p["in"] == "header"}
+
+    assert headers("/api/v1/items/{item_id}", "patch") == {"If-Match": True}
+    assert {"412", "428"} <= set(paths["/api/v1/items/{item_id}"]["patch"]["responses"])
+    assert headers("/api/v1/items", "post") == {"Idempotency-Key": False}
+    assert headers("/api/v1/team-requests", "post") == {"Idempotency-Key": False}
+    plate = paths["/api/v1/people/{person_id}/plate"]["get"]["parameters"]
+    assert [(p["in"], p["name"]) for p in plate] == [
+        ("query", "status"), ("query", "limit"), ("query", "cursor"), ("header", "If-None-Match")]
+
+
 def test_a_body_that_is_not_json_is_415_and_changes_nothing(client, auth, team):
     item = make_item(team.rep, title="Call Siemens")
     db.session.commit()

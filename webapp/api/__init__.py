@@ -1,5 +1,7 @@
 """The versioned JSON API under /api/v1: one flask-smorest blueprint per feature."""
-from flask_smorest import Blueprint
+from copy import deepcopy
+
+import flask_smorest
 from marshmallow import missing
 from webargs.flaskparser import FlaskParser
 
@@ -13,7 +15,31 @@ class BodyRequiredParser(FlaskParser):
 
 
 # Set before the feature modules import Blueprint's decorators, which read it.
-Blueprint.ARGUMENTS_PARSER = BodyRequiredParser()
+flask_smorest.Blueprint.ARGUMENTS_PARSER = BodyRequiredParser()
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint, plus `@blp.headers(...)`: request headers an operation reads, documented
+    beside its other parameters (`@blp.doc(parameters=...)` would replace those from `@blp.arguments`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(self._prepare_headers_doc)
+
+    @staticmethod
+    def headers(*parameters: dict):
+        def decorator(func):
+            func._apidoc = deepcopy(getattr(func, "_apidoc", {}))
+            func._apidoc["headers"] = [*func._apidoc.get("headers", []), *parameters]
+            return func
+
+        return decorator
+
+    @staticmethod
+    def _prepare_headers_doc(doc, doc_info, **_kwargs):
+        if doc_info.get("headers"):
+            doc.setdefault("parameters", []).extend(doc_info["headers"])
+        return doc
 
 
 def register(api) -> None:

@@ -16,6 +16,13 @@ from webapp.models import IdempotentRequest
 from webapp.services.errors import Invalid
 
 KEEP_FOR = timedelta(hours=24)
+# The header as the OpenAPI document describes it (`@blp.headers(IDEMPOTENCY_KEY)`).
+IDEMPOTENCY_KEY = {
+    "in": "header", "name": "Idempotency-Key", "required": False,
+    "description": "Any unique string, such as a UUID: a retry with the same key and body answers as the first "
+                   "request did and creates nothing; the same key with another body is 422. Kept for 24 hours.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
 REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
 
 

@@ -1,14 +1,21 @@
 """Items: add, read, edit (If-Match), move and history."""
 from flask import request, url_for
 from flask_login import current_user
-from flask_smorest import Blueprint
 
-from webapp.api.idempotency import idempotent
+from webapp.api import Blueprint
+from webapp.api.idempotency import IDEMPOTENCY_KEY, idempotent
 from webapp.extensions import db
 from webapp.schemas import EventOut, ItemIn, ItemOut, ItemPatchIn, MoveIn
 from webapp.services import items
 
 blp = Blueprint("items", __name__, url_prefix="/api/v1/items", description="Items on plates")
+
+IF_MATCH = {
+    "in": "header", "name": "If-Match", "required": True,
+    "description": 'The ETag of the copy being edited, e.g. "3" (or * to overwrite whatever is there). '
+                   "Without it the answer is 428; if the item changed since, 412 with the current item.",
+    "schema": {"type": "string"},
+}
 
 
 def _headers(item) -> dict:
@@ -25,6 +32,7 @@ def _if_match() -> list[str] | None:
 @idempotent
 @blp.arguments(ItemIn())
 @blp.response(201, ItemOut)
+@blp.headers(IDEMPOTENCY_KEY)
 def create_item(data):
     """Add an item to a plate. Send `Idempotency-Key` so a retried request creates it only once."""
     item = items.add_item(db.session, current_user, data)
@@ -41,6 +49,9 @@ def get_item(item_id):
 @blp.patch("/<int:item_id>")
 @blp.arguments(ItemPatchIn())
 @blp.response(200, ItemOut)
+@blp.alt_response(412, response="DEFAULT_ERROR", description="The item changed since that ETag; `current` holds it as it is now")
+@blp.alt_response(428, response="DEFAULT_ERROR", description="If-Match is missing")
+@blp.headers(IF_MATCH)
 def update_item(data, item_id):
     """Edit, complete, drop (with drop_reason), reopen or reassign; needs If-Match with the ETag."""
     item = items.update_item(db.session, current_user, item_id, _if_match(), data)

@@ -1,9 +1,8 @@
 """People of the organization, the reporting line and their plates."""
 from flask import Response, request
 from flask_login import current_user
-from flask_smorest import Blueprint
 
-from webapp.api import plate_cache
+from webapp.api import Blueprint, plate_cache
 from webapp.extensions import db
 from webapp.schemas import PersonPatchIn, PersonRowOut, PlateOut, PlateQuery
 from webapp.services import items, people
@@ -32,6 +31,8 @@ def update_person(data, person_id):
 @blp.arguments(PlateQuery(), location="query", unknown=None)  # None: the schema's RAISE, as for bodies
 @blp.response(200, PlateOut)
 @blp.alt_response(304, description="Not modified: the plate still matches If-None-Match")
+@blp.headers({"in": "header", "name": "If-None-Match", "required": False, "schema": {"type": "string"},
+                      "description": "The ETag of the copy this device holds: 304 while the plate is unchanged"})
 def get_plate(query, person_id):
     """A person's plate: open items in plate order, done/dropped newest first; paginated by cursor.
 

@@ -1,9 +1,9 @@
 """Team requests: ask several people at once, follow their progress, edit what is open, remind."""
 from flask import url_for
 from flask_login import current_user
-from flask_smorest import Blueprint
 
-from webapp.api.idempotency import idempotent
+from webapp.api import Blueprint
+from webapp.api.idempotency import IDEMPOTENCY_KEY, idempotent
 from webapp.extensions import db
 from webapp.schemas.team import (
     RemindedOut,
@@ -22,6 +22,7 @@ blp = Blueprint("team_requests", __name__, url_prefix="/api/v1/team-requests", d
 @idempotent
 @blp.arguments(TeamRequestIn())
 @blp.response(201, TeamRequestCreatedOut)
+@blp.headers(IDEMPOTENCY_KEY)
 def create_request(data):
     """One item on each chosen plate (assignee_ids, all_reports or all_below), all or none; honours Idempotency-Key."""
     progress = team_requests.create_request(db.session, current_user, data)
