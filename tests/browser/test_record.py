@@ -55,6 +55,7 @@ def test_manager_reads_a_reports_record_for_this_quarter_and_a_custom_period(sit
     expect(chart.locator("rect")).to_have_count(len(weeks))  # one bar per week, empty weeks included
     expect(chart.locator("title").filter(has_text=": 3 done")).to_have_count(1)  # this week's bar
     expect(chart).to_have_attribute("aria-label", re.compile(rf"^Items done per week, {len(weeks)} weeks; .*: 3\.$"))
+    expect(page.locator(".chart-axis")).to_contain_text("busiest week: 3 done")  # the scale, in words
     screenshots(page, "record")
 
     page.get_by_text("Custom", exact=True).click()
@@ -64,6 +65,7 @@ def test_manager_reads_a_reports_record_for_this_quarter_and_a_custom_period(sit
     expect(stat(page, "done")).to_have_text("1")
     expect(page.locator(".record-item .item-title")).to_have_text(["January visit report"])
     expect(page.locator("#weekly-chart rect")).to_have_count(5)  # the Mondays of 29 Dec to 26 Jan
+    expect(page.locator(".chart-axis")).to_contain_text("busiest week: 1 done")
     assert "from=2026-01-01&to=2026-01-31" in page.url
     csv = page.get_by_role("link", name="Download CSV")
     expect(csv).to_have_attribute("href", f"/people/{ravi.id}/record.csv?from=2026-01-01&to=2026-01-31")

@@ -142,7 +142,7 @@ export function chart(weeks) {
     svg("svg", { viewBox: `0 0 ${width} ${height + 1}`, preserveAspectRatio: "none", role: "img", "aria-label": label, id: "weekly-chart" },
       svg("line", { x1: 0, x2: width, y1: height + 0.5, y2: height + 0.5, class: "axis" }), ...bars),
     h("figcaption", { class: "chart-axis" },
-      h("span", {}, weeks.length ? shortDate(weeks[0].week_start) : ""), h("span", {}, `most ${most}`),
+      h("span", {}, weeks.length ? shortDate(weeks[0].week_start) : ""), h("span", {}, busiest?.done ? `busiest week: ${busiest.done} done` : "none done yet"),
       h("span", {}, weeks.length ? shortDate(weeks.at(-1).week_start) : "")));
 }
 
