@@ -31,6 +31,30 @@ export function showFormError(form, message) {
   box.hidden = !message;
 }
 
+/**
+ * The app's drop sheet for an item titled `title`: it insists on a reason, then calls
+ * `send(reason, sheet)`; `send` closes the sheet, or keeps it open with `sheet.fail(message)`.
+ */
+export function askDropReason(title, send) {
+  const dialog = document.getElementById("drop-sheet");
+  const form = dialog.querySelector("form");
+  form.reset();
+  showFormError(form, "");
+  dialog.querySelector("[data-drop-item]").textContent = title;
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    const reason = form.drop_reason.value.trim();
+    if (!reason) {
+      showFormError(form, "Say why, so whoever asked for it knows.");
+      form.drop_reason.focus();
+      return;
+    }
+    await send(reason, { close: () => dialog.close(), fail: (message) => showFormError(form, message) });
+  };
+  openSheet(dialog);
+  form.drop_reason.focus();
+}
+
 /** The message of an API error, naming the rejected fields. */
 export function errorText(error) {
   const fields = error.body?.errors?.json;

@@ -3,7 +3,7 @@ import { get } from "../api.js";
 import { clockIn, dueLabel, when } from "../format.js";
 import { applyPending, cancel, enqueue } from "../outbox.js";
 import { person, session, zoneOf } from "../store.js";
-import { h, openSheet, showFormError, toast } from "../ui.js";
+import { askDropReason, h, openSheet, toast } from "../ui.js";
 
 const GROUPS = [["high", "High priority"], ["normal", "Normal"], ["low", "Low priority"]];
 const TABS = [["open", "Open"], ["done", "Done"], ["dropped", "Dropped"]];
@@ -179,27 +179,13 @@ async function move(item, placement) {
 }
 
 export function drop(item, after) {
-  const sheet = document.getElementById("drop-sheet");
-  const form = sheet.querySelector("form");
-  form.reset();
-  showFormError(form, "");
-  sheet.querySelector("[data-drop-item]").textContent = item.title;
-  form.onsubmit = async (event) => {
-    event.preventDefault();
-    const reason = form.drop_reason.value.trim();
-    if (!reason) {
-      showFormError(form, "Say why, so whoever asked for it knows.");
-      form.drop_reason.focus();
-      return;
-    }
+  askDropReason(item.title, async (reason, sheet) => {
     sheet.close();
     await enqueue({ kind: "edit", itemId: item.id, ifMatch: item.version, body: { status: "dropped", drop_reason: reason },
                     snapshot: snapshot(item) });
     toast(`Dropped: ${item.title}`);
     after?.();
-  };
-  openSheet(sheet);
-  form.drop_reason.focus();
+  });
 }
 
 function closedList(items, tab) {

@@ -2,7 +2,7 @@
 import { get, post } from "../api.js";
 import { presetDate, shortDate, todayIn } from "../format.js";
 import { session, zoneOf } from "../store.js";
-import { errorText, h, openSheet, showFormError, toast } from "../ui.js";
+import { askDropReason, errorText, h, showFormError, toast } from "../ui.js";
 
 /** Tell the navigation badge how many wait for review (app.js listens). */
 export function announceReview(count) {
@@ -92,27 +92,13 @@ function card(view, entry) {
 
 /** The app's drop sheet, sending the reason to the review endpoint (a "no longer needed" drop). */
 function dropIt(view, entry) {
-  const sheet = document.getElementById("drop-sheet");
-  const form = sheet.querySelector("form");
-  form.reset();
-  showFormError(form, "");
-  sheet.querySelector("[data-drop-item]").textContent = entry.item.title;
-  form.onsubmit = async (event) => {
-    event.preventDefault();
-    const reason = form.drop_reason.value.trim();
-    if (!reason) {
-      showFormError(form, "Say why, so whoever asked for it knows.");
-      form.drop_reason.focus();
-      return;
-    }
+  askDropReason(entry.item.title, async (reason, sheet) => {
     try {
       await post(`/review/${entry.item.id}/drop`, { reason });
       sheet.close();
       view.settle(entry, `Dropped: ${entry.item.title}`);
     } catch (error) {
-      showFormError(form, error.offline ? "Dropping from here needs a connection." : errorText(error));
+      sheet.fail(error.offline ? "Dropping from here needs a connection." : errorText(error));
     }
-  };
-  openSheet(sheet);
-  form.drop_reason.focus();
+  });
 }
