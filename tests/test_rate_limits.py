@@ -1,8 +1,10 @@
 """Log in, sign up, invitation-accept and password change are rate-limited per IP and per account."""
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 import redis
+import time_machine
 
 from tests.factories import PASSWORD, make_invitation, make_team, make_user
 from webapp import create_app
@@ -41,7 +43,7 @@ def assert_too_many(response):
     assert response.json["code"] == 429
     assert response.json["status"] == "Too Many Requests"
     assert "try again in" in response.json["message"]
-    assert 1 <= int(response.headers["Retry-After"]) <= 61  # within the one-minute window
+    assert 1 <= int(response.headers["Retry-After"]) <= 60  # within the one-minute window
 
 
 # --- log in ---------------------------------------------------------------------------------------
@@ -56,6 +58,18 @@ def test_wrong_passwords_for_one_account_are_limited_from_any_ip(client, ctx):
     response = log_in(client, "Rita@Example.test", PASSWORD, ip="198.51.100.7")
 
     assert_too_many(response)
+
+
+def test_retry_after_counts_down_to_when_the_oldest_attempt_leaves_the_window(client):
+    start = datetime(2026, 11, 25, 9, 0, 0, 400_000, tzinfo=timezone.utc)  # mid-second: no rounding up to 61
+    with time_machine.travel(start, tick=False) as clock:
+        for n in range(10):
+            log_in(client, f"nobody{n}@example.test", "not the password")
+        assert log_in(client, "nobody@example.test", "not the password").headers["Retry-After"] == "60"
+        clock.shift(45)
+        assert log_in(client, "nobody@example.test", "not the password").headers["Retry-After"] == "15"
+        clock.shift(15.01)  # just past Retry-After: the oldest attempt has left the window
+        assert log_in(client, "nobody@example.test", "not the password").status_code == 401
 
 
 def test_successful_logins_do_not_use_up_the_account_limit(client, ctx):

@@ -100,7 +100,11 @@ def _check_for(limiter: Limiter, door: Door) -> Callable[[], None]:
 def _retry_after(limiter: Limiter) -> int:
     """Seconds until the breached limit lets a request through again."""
     breached = limiter.current_limit
-    return max(1, math.ceil(breached.reset_at - time.time())) if breached else 60
+    if not breached:
+        return 60
+    # The window's own reset time, not RequestLimit.reset_at, which adds a second and could say 61 of a minute.
+    seconds = math.ceil(breached.window.reset_time - time.time())
+    return min(max(1, seconds), breached.limit.get_expiry())
 
 
 def init_app(app: Flask) -> None:
