@@ -183,8 +183,8 @@ self.addEventListener("notificationclick", (event) => {
     const open = windows.find((client) => "navigate" in client);
     if (open) {
       try {
-        await open.focus();
-        return await open.navigate(url);
+        const navigated = await open.navigate(url); // first: a refused focus must not cost the navigation
+        return await (navigated || open).focus().catch(() => null);
       } catch (error) {
         // an uncontrolled window cannot be navigated from here: open a new one
       }

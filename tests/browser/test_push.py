@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.browser.conftest import TIMEOUT_MS
-from tests.factories import make_org, make_user
+from tests.factories import make_item, make_org, make_user
 from tests.loopback_push import LoopbackPushService
 from webapp.extensions import db
 from webapp.models import PushSubscription
@@ -164,6 +164,29 @@ def test_a_digest_push_shows_one_notification_that_a_newer_digest_replaces(site,
     cdp.send("ServiceWorker.deliverPushMessage", {"origin": site.url, "registrationId": registration, "data": json.dumps(newer)})
     shown = shown_notifications(page, "1 update on your plate")
     assert [n["title"] for n in shown] == ["1 update on your plate"]  # replaced, not shown beside the older one
+
+
+def test_tapping_a_notification_opens_its_item_in_the_open_app(site, context, page, ravi, device):
+    item = make_item(ravi, title="Call Siemens")
+    db.session.commit()
+    turn_on_notifications(site, context, page)
+    cdp = context.new_cdp_session(page)
+    registration = push_registration_id(cdp, page, f"{site.url}/")
+    digest = {"title": "1 update on your plate", "body": "Dana added “Call Siemens”", "url": f"/items/{item.id}",
+              "count": 1, "items": [{"id": item.id, "title": "Call Siemens", "what": "added by Dana"}]}
+    cdp.send("ServiceWorker.deliverPushMessage", {"origin": site.url, "registrationId": registration, "data": json.dumps(digest)})
+    shown_notifications(page)
+
+    # The tap, as the browser delivers it to the worker (no CDP command clicks a notification).
+    [worker] = context.service_workers
+    worker.evaluate("""async () => {
+        const [notification] = await self.registration.getNotifications();
+        self.dispatchEvent(new NotificationEvent("notificationclick", { notification }));
+    }""")
+
+    page.wait_for_url(f"{site.url}/items/{item.id}")
+    expect(page.get_by_role("heading", name="Call Siemens")).to_be_visible()
+    assert page.evaluate("navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((n) => n.length)") == 0  # closed
 
 
 def test_a_malformed_push_still_shows_a_notification(site, context, page, ravi, device):
