@@ -182,6 +182,7 @@ def test_password_change_logs_out_other_sessions_but_keeps_this_one(app, client,
     assert response.status_code == 200
     assert other_device.get("/api/v1/me").status_code == 401
     assert this_device.get("/api/v1/me").status_code == 200
+    this_device.csrf_token = this_device.get("/api/v1/session").json["csrf_token"]  # rotated with the session
     assert this_device.patch("/api/v1/me", json={"name": "Still here"}).status_code == 200
     fresh = app.test_client()
     assert fresh.post("/api/v1/session", json={"email": "rita@example.test", "password": NEW_PASSWORD}).status_code == 200

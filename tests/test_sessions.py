@@ -57,6 +57,11 @@ def test_password_change_rotates_the_cookie_and_the_old_one_stops_working(app, c
     assert response.status_code == 200
     assert session_cookie(client) != old_cookie
     assert client.get("/api/v1/me").status_code == 200  # this device stays logged in
+    new_token = client.get("/api/v1/session").json["csrf_token"]
+    assert new_token != client.csrf_token  # the CSRF token is rotated with the session
+    assert client.patch("/api/v1/me", json={"name": "Old token"}).status_code == 403
+    client.csrf_token = new_token
+    assert client.patch("/api/v1/me", json={"name": "New token"}).status_code == 200
     replayed = new_client(app)
     replayed.set_cookie("session", old_cookie)
     assert replayed.get("/api/v1/me").status_code == 401  # a copy of the old cookie is worth nothing

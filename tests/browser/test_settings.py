@@ -47,7 +47,7 @@ def test_changing_the_password_keeps_the_page_working(site, context, page, peopl
     page.get_by_label("New password").fill("a brand new passphrase")
     page.get_by_role("button", name="Change password").click()
     expect(page.locator("#toast")).to_contain_text("Password changed.")
-    page.get_by_label("Name", exact=True).fill("Ravi Menon-Iyer")  # the same page can still write (CSRF kept)
+    page.get_by_label("Name", exact=True).fill("Ravi Menon-Iyer")  # the same page can still write (it took the new CSRF token)
     page.locator("#profile-form").get_by_role("button", name="Save").click()
     expect(page.locator("#toast")).to_have_text("Saved.")
     assert fresh(User, people["ravi"].id).name == "Ravi Menon-Iyer"

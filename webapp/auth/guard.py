@@ -52,10 +52,12 @@ def start_session(user: User) -> str:
 
 
 def renew_session(user: User) -> None:
-    """Re-issue this session for the user's new epoch (after a password change), keeping its CSRF token."""
-    token = csrf_token()
+    """Re-issue this session for the user's new epoch (after a password change), with a new CSRF token.
+
+    The page reads the new token from GET /api/v1/session; a queued offline write that meets the
+    old one fetches it there too (outbox-core.js) instead of failing.
+    """
     start_session(user)
-    session["csrf_token"] = token
 
 
 def csrf_token() -> str:

@@ -1,7 +1,7 @@
 // Settings: your name, time zone and password; notifications; and logging out of this device.
 import { patch } from "../api.js";
 import { browserTimeZone } from "../format.js";
-import { logOut, session } from "../store.js";
+import { loadSession, logOut, session } from "../store.js";
 import { errorText, h, showFormError, timeZoneOptions, toast } from "../ui.js";
 import { deviceCard, loadNotificationSettings, notificationForm } from "./notify.js";
 
@@ -83,7 +83,10 @@ async function save(event, form, body, message) {
   try {
     session.user = await patch("/me", body);
     toast(message);
-    if (form.id === "password-form") form.reset();
+    if (form.id === "password-form") {
+      form.reset();
+      await loadSession(); // a new password starts a new session, with a new CSRF token
+    }
     return true;
   } catch (error) {
     showFormError(form, error.offline ? "Settings need a connection; try again when you are online." : errorText(error));
