@@ -100,6 +100,25 @@ def test_manager_places_a_new_item_among_the_reports_open_items(site, context, p
     assert added.created_by_id == team["dana"].id and added.due_on is not None
 
 
+def test_a_completed_item_never_flashes_back_while_its_completion_syncs(site, context, page, team):
+    site.log_in(context, "ravi@example.test")
+    site.open(page)
+    # Every list the page ever draws, however briefly, from here on.
+    page.evaluate("""() => {
+        window.drawn = [];
+        const record = () => window.drawn.push([...document.querySelectorAll('li.item .item-title')].map((n) => n.textContent));
+        new MutationObserver(record).observe(document.getElementById('main'), { childList: true, subtree: true });
+    }""")
+    page.get_by_label("Done: Follow up with Tata Motors").click()
+    expect(titles(page)).to_have_text(["Update Q4 pipeline", "Send revised quote"])
+    site.wait_until_synced(page)
+    assert [i.title for i in server_items(team["ravi"].id, "done")] == ["Follow up with Tata Motors"]
+
+    drawn = page.evaluate("window.drawn")
+    gone = next(n for n, titles_then in enumerate(drawn) if "Follow up with Tata Motors" not in titles_then)
+    assert all("Follow up with Tata Motors" not in titles_then for titles_then in drawn[gone:]), drawn
+
+
 def test_ticking_an_item_completes_it_and_undo_brings_it_back(site, context, page, team):
     site.log_in(context, "ravi@example.test")
     site.open(page)

@@ -190,9 +190,14 @@ window.addEventListener("plate:replayed", async ({ detail }) => {
 });
 
 onChange(async (message) => {
-  await render();
+  if (message.settled && view) {
+    // Sent (from here, another tab or the service worker): draw what the server now holds. Drawing first
+    // would show the old copy without the queued change, e.g. a completed item back on the list.
+    await reload().catch(render);
+  } else {
+    await render();
+  }
   await showSyncState();
-  if (message.settled && view) reload(); // another tab or the service worker sent something
 });
 window.addEventListener("plate:rerender", render);
 
