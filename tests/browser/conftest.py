@@ -57,10 +57,28 @@ def phone(playwright) -> dict:
     return {**device, "timezone_id": "Europe/Berlin", "locale": "en-GB"}
 
 
+def closing_files(app):
+    """Hand werkzeug's test server bytes, not open files.
+
+    When a browser drops a connection, that server gives up before closing the response, and the
+    static file it was sending is left for the garbage collector (a ResourceWarning, an error here).
+    Production's gunicorn closes it; reading the small bodies first keeps the tests deterministic.
+    """
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return wsgi
+
+
 @pytest.fixture
 def live_server(app):
     """The test's app served on a free loopback port from a thread; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, closing_files(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
