@@ -24,7 +24,7 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
-from bench.common import gunicorn, percentile, request_latencies, wrk  # noqa: E402
+from bench.common import gunicorn, percentile, request_latencies, scratch_database, wrk  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.clock import now  # noqa: E402
 from webapp.extensions import db  # noqa: E402
@@ -32,19 +32,6 @@ from webapp.models import Item, Organization, User  # noqa: E402
 
 PASSWORD = "benchmark password"
 SECRET = "bench-secret"
-
-
-def fresh_database(base_url: str | None, name: str, workdir: Path) -> str:
-    if base_url is None:
-        return f"sqlite:///{workdir / (name + '.db')}"
-    from sqlalchemy import create_engine
-
-    engine = create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    return base_url.rsplit("/", 1)[0] + "/" + name
 
 
 def seed(url: str, people: int, items_per_person: int, open_per_person: int) -> int:
@@ -139,17 +126,17 @@ def scale(small_url: str, small_id: int, large_url: str, large_id: int, samples:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", help="a PostgreSQL server URL (its databases bench_* are recreated); default SQLite")
+    parser.add_argument("--database-url", help="a PostgreSQL server URL (databases bench_small and bench_large are made and dropped on it); default SQLite")
     parser.add_argument("--seconds", type=int, default=5, help="seconds per wrk round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--samples", type=int, default=400)
     args = parser.parse_args()
     backend = "PostgreSQL" if args.database_url else "SQLite"
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, \
+            scratch_database(args.database_url, "bench_small", Path(tmp)) as small_url, \
+            scratch_database(args.database_url, "bench_large", Path(tmp)) as large_url:
         workdir = Path(tmp)
-        small_url = fresh_database(args.database_url, "bench_small", workdir)
         small_id = seed(small_url, people=2, items_per_person=50, open_per_person=50)
-        large_url = fresh_database(args.database_url, "bench_large", workdir)
         large_id = seed(large_url, people=1000, items_per_person=100, open_per_person=50)
 
         result = throughput(small_url, small_id, args.seconds, args.rounds, workdir)

@@ -11,6 +11,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@contextmanager
+def scratch_database(server_url: str | None, name: str, workdir: Path):
+    """A new, empty database for one benchmark; yields its URL.
+
+    Without a server URL it is a SQLite file in `workdir`; with one, the database `name` is
+    (re)created on that PostgreSQL server and dropped again at the end.
+    """
+    if server_url is None:
+        yield f"sqlite:///{workdir / (name + '.db')}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    drop = text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with admin.connect() as connection:
+        connection.execute(drop)
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(drop)
+        admin.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

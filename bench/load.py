@@ -31,7 +31,7 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
-from bench.common import ROOT, free_port, percentile, wait_for_port  # noqa: E402
+from bench.common import ROOT, free_port, percentile, scratch_database, wait_for_port  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.clock import now  # noqa: E402
 from webapp.extensions import db  # noqa: E402
@@ -205,24 +205,6 @@ async def run_load(base: str, people: list[Person], seconds: float) -> tuple[Tal
         await asyncio.gather(*(http.close() for http in sessions))
 
 
-def fresh_database(server_url: str | None, workdir: Path) -> str:
-    if server_url is None:
-        return f"sqlite:///{workdir / 'load.db'}"
-    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {DATABASE}"))
-    engine.dispose()
-    return server_url.rsplit("/", 1)[0] + "/" + DATABASE
-
-
-def drop_database(server_url: str) -> None:
-    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-    engine.dispose()
-
-
 def report(backend: str, tally: Tally, elapsed: float) -> None:
     every = [s for samples in tally.latencies.values() for s in samples]
     errors = sum(tally.errors.values())
@@ -246,17 +228,12 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{args.users} simulated people, 80% plate reads, 15% item edits, 5% adds, {args.seconds:.0f} s per backend")
     for backend in args.backends.split(","):
-        with tempfile.TemporaryDirectory() as workdir:
-            server_url = args.database_url if backend == "postgresql" else None
-            url = fresh_database(server_url, Path(workdir))
-            try:
-                people = seed(url, args.users)
-                with served(url) as base:
-                    tally, elapsed = asyncio.run(run_load(base, people, args.seconds))
-                report(backend, tally, elapsed)
-            finally:
-                if server_url:
-                    drop_database(server_url)
+        server_url = args.database_url if backend == "postgresql" else None
+        with tempfile.TemporaryDirectory() as workdir, scratch_database(server_url, DATABASE, Path(workdir)) as url:
+            people = seed(url, args.users)
+            with served(url) as base:
+                tally, elapsed = asyncio.run(run_load(base, people, args.seconds))
+            report(backend, tally, elapsed)
 
 
 if __name__ == "__main__":

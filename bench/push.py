@@ -25,7 +25,7 @@ from py_vapid import Vapid02  # noqa: E402
 from pywebpush import WebPusher  # noqa: E402
 from sqlalchemy import delete, insert, select  # noqa: E402
 
-from bench.api import fresh_database  # noqa: E402
+from bench.common import scratch_database  # noqa: E402
 from tests.loopback_push import Device  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.clock import now  # noqa: E402
@@ -118,7 +118,7 @@ def sample_payload(app) -> bytes:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", help="a PostgreSQL server URL (its databases bench_* are recreated)")
+    parser.add_argument("--database-url", help="a PostgreSQL server URL (databases bench_push_small and bench_push_large are made and dropped on it)")
     parser.add_argument("--due", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
@@ -127,10 +127,10 @@ def main() -> None:
     vapid.generate_keys()
     service, origin = push_service()
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            small_url = fresh_database(args.database_url, "bench_push_small", Path(tmp))
+        with tempfile.TemporaryDirectory() as tmp, \
+                scratch_database(args.database_url, "bench_push_small", Path(tmp)) as small_url, \
+                scratch_database(args.database_url, "bench_push_large", Path(tmp)) as large_url:
             small = seed(small_url, 10_000, args.due, origin)
-            large_url = fresh_database(args.database_url, "bench_push_large", Path(tmp))
             large = seed(large_url, 200_000, args.due, origin)
             pipeline, ceiling, small_ticks, large_ticks = [], [], [], []
             sender = PushSender(vapid, "mailto:bench@plate.test")

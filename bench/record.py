@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
-from bench.common import percentile, request_latencies  # noqa: E402
+from bench.common import percentile, request_latencies, scratch_database  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import Item, Organization, User  # noqa: E402
@@ -38,22 +38,6 @@ ZONE = "America/New_York"
 PERIOD = (date(2026, 7, 1), date(2026, 9, 30))  # the measured quarter
 HISTORY = (datetime(2024, 1, 1, tzinfo=UTC), datetime(2026, 12, 31, tzinfo=UTC))  # 3 years
 IN_PERIOD, HEAVY_TOTAL = 200, 20_000
-
-
-@contextmanager
-def postgres_database(server_url: str):
-    """A database of this run's own on the server of `server_url`, dropped at the end."""
-    name = f"bench_record_{os.getpid()}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 def _instant_in_period(rng: random.Random) -> datetime:
@@ -166,12 +150,10 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300)
     args = parser.parse_args()
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'record.db'}"
-        results["SQLite"] = compare(url, *seed(url), args.samples)
-    if args.database_url:
-        with postgres_database(args.database_url) as url:
-            results["PostgreSQL"] = compare(url, *seed(url), args.samples)
+    backends = {"SQLite": None, **({"PostgreSQL": args.database_url} if args.database_url else {})}
+    for backend, server_url in backends.items():
+        with tempfile.TemporaryDirectory() as tmp, scratch_database(server_url, f"bench_record_{os.getpid()}", Path(tmp)) as url:
+            results[backend] = compare(url, *seed(url), args.samples)
 
     print(f"GET /api/v1/people/<id>/record for one quarter ({IN_PERIOD} items finished in it), "
           f"{args.samples} interleaved samples each:")

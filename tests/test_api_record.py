@@ -178,9 +178,9 @@ def test_the_period_defaults_to_the_current_quarter_in_the_persons_zone(client, 
 def test_from_alone_runs_to_the_end_of_the_current_quarter_and_to_alone_starts_its_quarter(client, auth, ctx):
     person = make_user(make_org(), time_zone=ZONE)
     db.session.commit()
-    client = auth.login(person)
 
-    with time_machine.travel(utc(2026, 11, 25, 12), tick=False):
+    with time_machine.travel(utc(2026, 11, 25, 12), tick=False):  # log in then too: a session signed later is refused
+        client = auth.login(person)
         from_alone = get_record(client, person, "from=2026-02-14").json["period"]
         to_alone = get_record(client, person, "to=2026-05-20").json["period"]
 
