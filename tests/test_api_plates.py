@@ -193,3 +193,19 @@ def test_plate_rejects_unknown_query_parameters(client, auth, ctx):
 
     assert response.status_code == 422
     assert "statuses" in response.json["errors"]["query"]
+
+
+def test_a_query_string_means_what_each_endpoint_says_and_a_bad_one_fails_every_time(client, auth, ctx):
+    # Parsed query strings are remembered per worker (webapp/api ApiParser): by schema, never across endpoints.
+    team = make_team()
+    for n in range(3):
+        make_item(team.rep, title=f"Item {n}")
+    db.session.commit()
+    client = auth.login(team.rep)
+
+    for _ in range(2):
+        assert len(plate(client, team.rep, limit=2).json["items"]) == 2
+        assert client.get("/api/v1/notifications?limit=2").status_code == 200
+        assert client.get("/api/v1/team?limit=2").status_code == 422  # the team has no limit
+        rejected = plate(client, team.rep, limit=0)
+        assert rejected.status_code == 422 and "limit" in rejected.json["errors"]["query"]

@@ -1,8 +1,12 @@
 """Sessions are rotated at login and on a password change, and a password change logs out every other device."""
+from datetime import UTC, datetime, timedelta
+
 import pytest
+import time_machine
 
 from tests.conftest import ApiClient
 from tests.factories import PASSWORD, make_team
+from webapp import create_app
 from webapp.extensions import db
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -99,3 +103,50 @@ def test_logging_out_ends_only_this_device(app, rep):
 
     assert laptop.get("/api/v1/me").status_code == 401
     assert phone.get("/api/v1/me").status_code == 200
+
+
+# Each worker remembers the cookies it verified (security.SessionInterface); these hold all the same.
+
+def test_a_session_unused_for_30_days_ends_though_this_worker_verified_its_cookie(app, rep):
+    start = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        phone = log_in(new_client(app), rep.email)
+        assert phone.get("/api/v1/me").status_code == 200
+    with time_machine.travel(start + timedelta(hours=1), tick=False):
+        assert phone.get("/api/v1/me").status_code == 200  # the same day: the cookie is not re-signed
+    with time_machine.travel(start + timedelta(days=30, seconds=60), tick=False):
+        assert phone.get("/api/v1/me").status_code == 401
+
+
+def test_a_session_used_every_day_keeps_going_past_30_days(app, rep):
+    start = datetime.now(UTC)
+    with time_machine.travel(start, tick=False):
+        phone = log_in(new_client(app), rep.email)
+    for day in range(1, 41):
+        with time_machine.travel(start + timedelta(days=day), tick=False):
+            assert phone.get("/api/v1/me").status_code == 200, f"day {day}"
+
+
+def test_a_session_cookie_changed_by_one_character_is_no_session(app, rep):
+    phone = log_in(new_client(app), rep.email)
+    cookie = session_cookie(phone)
+    assert phone.get("/api/v1/me").status_code == 200
+    last = cookie[-1]
+    forged = new_client(app)
+    forged.set_cookie("session", cookie[:-1] + ("A" if last != "A" else "B"))
+
+    assert forged.get("/api/v1/me").status_code == 401
+    assert phone.get("/api/v1/me").status_code == 200
+
+
+def test_a_cookie_of_another_secret_key_is_no_session(app, rep, database_url):
+    phone = log_in(new_client(app), rep.email)
+    other = create_app({"SECRET_KEY": "another secret", "SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True,
+                        "PLATE_RATELIMIT_ENABLED": False})
+    stranger = new_client(other)
+    stranger.set_cookie("session", session_cookie(phone))
+    try:
+        assert stranger.get("/api/v1/me").status_code == 401
+    finally:
+        with other.app_context():
+            db.engine.dispose()

@@ -47,6 +47,7 @@ def start_session(user: User) -> str:
     session.clear()
     login_user(user, remember=False)
     session.permanent = True
+    session["renewed"] = now().date().toordinal()  # this cookie is new today: no re-signing until tomorrow
     session["csrf_token"] = secrets.token_urlsafe(32)
     return session["csrf_token"]
 
