@@ -3,9 +3,17 @@ from flask import session
 from flask_login import current_user, logout_user
 from flask_smorest import Blueprint
 
+from webapp.auth.caller import actor
 from webapp.auth.guard import csrf_token, renew_session, start_session
 from webapp.extensions import db
-from webapp.schemas import LoginIn, MeIn, OrganizationCreatedOut, OrganizationIn, SessionOut, UserOut
+from webapp.schemas import (
+    LoginIn,
+    MeIn,
+    OrganizationCreatedOut,
+    OrganizationIn,
+    SessionOut,
+    UserOut,
+)
 from webapp.services import people
 from webapp.services.errors import DomainError
 
@@ -33,7 +41,7 @@ def get_session():
     """Who is logged in, with the CSRF token for unsafe requests; 401 when nobody is."""
     if not current_user.is_authenticated:
         raise BadCredentials("Not logged in.")
-    return {"user": current_user, "csrf_token": csrf_token()}
+    return {"user": actor(), "csrf_token": csrf_token()}
 
 
 @blp.post("/session")
@@ -58,7 +66,7 @@ def log_out():
 @blp.get("/me")
 @blp.response(200, UserOut)
 def get_me():
-    return current_user
+    return actor()
 
 
 @blp.patch("/me")
@@ -66,7 +74,7 @@ def get_me():
 @blp.response(200, UserOut)
 def update_me(data):
     """Change your name, time zone or password (with current_password); a new password ends other sessions."""
-    user = current_user._get_current_object()
+    user = actor()
     password_changed = people.update_me(db.session, user, data)
     db.session.commit()
     if password_changed:

@@ -1,11 +1,17 @@
 """Inviting people into an organization, and accepting an invitation."""
 from flask import request
-from flask_login import current_user
 from flask_smorest import Blueprint
 
+from webapp.auth.caller import actor
 from webapp.auth.guard import start_session
 from webapp.extensions import db
-from webapp.schemas import AcceptIn, InvitationIn, InvitationOut, InvitationPreviewOut, UserEnvelopeOut
+from webapp.schemas import (
+    AcceptIn,
+    InvitationIn,
+    InvitationOut,
+    InvitationPreviewOut,
+    UserEnvelopeOut,
+)
 from webapp.services import people
 
 blp = Blueprint("invitations", __name__, url_prefix="/api/v1/invitations", description="Invitations")
@@ -16,7 +22,7 @@ blp = Blueprint("invitations", __name__, url_prefix="/api/v1/invitations", descr
 @blp.response(201, InvitationOut)
 def create_invitation(data):
     """Invite someone by email; they report to `manager_id`, by default to you. Valid for 7 days, once."""
-    invitation, token = people.invite(db.session, current_user, data)
+    invitation, token = people.invite(db.session, actor(), data)
     db.session.commit()
     url = f"{request.host_url}invite/{token}"
     return {"id": invitation.id, "token": token, "url": url, "expires_at": invitation.expires_at}

@@ -1,9 +1,9 @@
 """Items: add, read, edit (If-Match), move and history."""
 from flask import request, url_for
-from flask_login import current_user
 
 from webapp.api import Blueprint
 from webapp.api.idempotency import IDEMPOTENCY_KEY, idempotent
+from webapp.auth.caller import actor
 from webapp.extensions import db
 from webapp.schemas import EventOut, ItemIn, ItemOut, ItemPatchIn, MoveIn
 from webapp.services import items
@@ -35,14 +35,14 @@ def _if_match() -> list[str] | None:
 @blp.headers(IDEMPOTENCY_KEY)
 def create_item(data):
     """Add an item to a plate. Send `Idempotency-Key` so a retried request creates it only once."""
-    item = items.add_item(db.session, current_user, data)
+    item = items.add_item(db.session, actor(), data)
     return item, {**_headers(item), "Location": url_for("items.get_item", item_id=item.id)}
 
 
 @blp.get("/<int:item_id>")
 @blp.response(200, ItemOut)
 def get_item(item_id):
-    item = items.get_item(db.session, current_user, item_id)
+    item = items.get_item(db.session, actor(), item_id)
     return item, _headers(item)
 
 
@@ -54,7 +54,7 @@ def get_item(item_id):
 @blp.headers(IF_MATCH)
 def update_item(data, item_id):
     """Edit, complete, drop (with drop_reason), reopen or reassign; needs If-Match with the ETag."""
-    item = items.update_item(db.session, current_user, item_id, _if_match(), data)
+    item = items.update_item(db.session, actor(), item_id, _if_match(), data)
     db.session.commit()
     return item, _headers(item)
 
@@ -64,7 +64,7 @@ def update_item(data, item_id):
 @blp.response(200, ItemOut)
 def move_item(data, item_id):
     """Place the item directly before or after another open item of the same plate."""
-    item = items.move_item(db.session, current_user, item_id, data)
+    item = items.move_item(db.session, actor(), item_id, data)
     db.session.commit()
     return item, _headers(item)
 
@@ -73,4 +73,4 @@ def move_item(data, item_id):
 @blp.response(200, EventOut(many=True))
 def item_history(item_id):
     """Every change to the item, oldest first."""
-    return items.history(db.session, current_user, item_id)
+    return items.history(db.session, actor(), item_id)

@@ -1,11 +1,22 @@
 """Your notification settings and your inbox."""
-from flask_login import current_user
 from flask_smorest import Blueprint
 
+from webapp.auth.caller import actor
 from webapp.clock import now
 from webapp.extensions import db
-from webapp.notifications.schedule import describe_next_digest, format_hhmm, next_digest_at
-from webapp.schemas import InboxOut, InboxQuery, MarkReadIn, NotificationSettingsIn, NotificationSettingsOut, UnreadOut
+from webapp.notifications.schedule import (
+    describe_next_digest,
+    format_hhmm,
+    next_digest_at,
+)
+from webapp.schemas import (
+    InboxOut,
+    InboxQuery,
+    MarkReadIn,
+    NotificationSettingsIn,
+    NotificationSettingsOut,
+    UnreadOut,
+)
 from webapp.services import notifications
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1", description="Notification settings and inbox")
@@ -29,7 +40,7 @@ def _settings_out(settings) -> dict:
 @blp.response(200, NotificationSettingsOut)
 def get_notification_settings():
     """Your quiet hours, quiet days and digest times, in your time zone, with your next digest."""
-    return _settings_out(notifications.settings_view(db.session, current_user))
+    return _settings_out(notifications.settings_view(db.session, actor()))
 
 
 @blp.patch("/me/notification-settings")
@@ -37,7 +48,7 @@ def get_notification_settings():
 @blp.response(200, NotificationSettingsOut)
 def update_notification_settings(data):
     """Change any of the settings; quiet hours include their start and exclude their end."""
-    settings = notifications.update_settings(db.session, current_user, data)
+    settings = notifications.update_settings(db.session, actor(), data)
     db.session.commit()
     return _settings_out(settings)
 
@@ -47,7 +58,7 @@ def update_notification_settings(data):
 @blp.response(200, InboxOut)
 def list_notifications(query):
     """Your inbox, newest first: every notification lands here when it happens, push or not."""
-    return notifications.inbox(db.session, current_user, query["limit"], query.get("cursor"))
+    return notifications.inbox(db.session, actor(), query["limit"], query.get("cursor"))
 
 
 @blp.post("/notifications/read")
@@ -55,6 +66,6 @@ def list_notifications(query):
 @blp.response(200, UnreadOut)
 def mark_notifications_read(data):
     """Mark the given ids, or all, as read."""
-    unread = notifications.mark_read(db.session, current_user, None if data.get("all") else data["ids"])
+    unread = notifications.mark_read(db.session, actor(), None if data.get("all") else data["ids"])
     db.session.commit()
     return {"unread": unread}

@@ -3,6 +3,7 @@ from flask import Response, request
 from flask_login import current_user
 
 from webapp.api import Blueprint, plate_cache
+from webapp.auth.caller import actor
 from webapp.extensions import db
 from webapp.schemas import PersonPatchIn, PersonRowOut, PlateOut, PlateQuery
 from webapp.services import items, people
@@ -14,7 +15,7 @@ blp = Blueprint("people", __name__, url_prefix="/api/v1/people", description="Pe
 @blp.response(200, PersonRowOut(many=True))
 def list_people():
     """Everyone in your organization; plate counts only for plates you may see (else null)."""
-    return people.list_people(db.session, current_user)
+    return people.list_people(db.session, actor())
 
 
 @blp.patch("/<int:person_id>")
@@ -22,9 +23,9 @@ def list_people():
 @blp.response(200, PersonRowOut)
 def update_person(data, person_id):
     """Admins: set someone's manager (no cycles) or admin right."""
-    person = people.update_person(db.session, current_user, person_id, data)
+    person = people.update_person(db.session, actor(), person_id, data)
     db.session.commit()
-    return next(row for row in people.list_people(db.session, current_user) if row.person.id == person.id)
+    return next(row for row in people.list_people(db.session, actor()) if row.person.id == person.id)
 
 
 @blp.get("/<int:person_id>/plate")
@@ -38,13 +39,14 @@ def get_plate(query, person_id):
 
     Answers with an ETag; send it back in If-None-Match to get 304 when nothing changed.
     """
-    owner = items.plate_owner(db.session, current_user, person_id)
-    key = plate_cache.plate_key(owner, query)
+    access = items.plate_access(db.engine, current_user, person_id)
+    key = plate_cache.plate_key(access, query)
     etag = plate_cache.etag_for(key)
     if etag in request.if_none_match:
         return Response(status=304, headers={"ETag": f'"{etag}"'})
 
     def render():
+        owner = people.get_person(db.session, actor(), person_id)
         page = items.plate(db.session, owner, query["status"], query["limit"], query.get("cursor"))
         return PlateOut().dump(page)
 

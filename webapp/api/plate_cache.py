@@ -12,8 +12,7 @@ from cachetools import LRUCache
 from flask import current_app
 
 from webapp.clock import local_today
-from webapp.models import User
-
+from webapp.services.items import PlateAccess
 
 
 def _store() -> tuple[LRUCache, Lock]:
@@ -21,8 +20,8 @@ def _store() -> tuple[LRUCache, Lock]:
     return current_app.extensions.setdefault("plate_cache", (LRUCache(maxsize=2048), Lock()))
 
 
-def plate_key(owner: User, query: dict) -> tuple:
-    return (owner.id, owner.plate_version, local_today(owner.time_zone).isoformat(),
+def plate_key(access: PlateAccess, query: dict) -> tuple:
+    return (access.owner_id, access.plate_version, local_today(access.time_zone).isoformat(),
             query["status"], query["limit"], query.get("cursor"))
 
 

@@ -1,11 +1,17 @@
 """Web Push plumbing: the VAPID public key, this device's subscription, and a test push."""
 from flask import current_app
-from flask_login import current_user
 from flask_smorest import Blueprint
 
+from webapp.auth.caller import actor
 from webapp.extensions import db
 from webapp.notifications import dispatcher, keys, worker
-from webapp.schemas import EndpointIn, PublicKeyOut, PushTestOut, SubscriptionIn, SubscriptionOut
+from webapp.schemas import (
+    EndpointIn,
+    PublicKeyOut,
+    PushTestOut,
+    SubscriptionIn,
+    SubscriptionOut,
+)
 from webapp.services import notifications
 
 blp = Blueprint("push", __name__, url_prefix="/api/v1/push", description="Web Push subscriptions")
@@ -25,7 +31,7 @@ def public_key():
 def subscribe(data):
     """Register this device with the browser's PushSubscription.toJSON(); the same endpoint again answers 200."""
     subscription, created = notifications.subscribe(
-        db.session, current_user, data, current_app.config["PLATE_PUSH_ALLOWED_ORIGINS"])
+        db.session, actor(), data, current_app.config["PLATE_PUSH_ALLOWED_ORIGINS"])
     db.session.commit()
     return subscription, 201 if created else 200
 
@@ -35,7 +41,7 @@ def subscribe(data):
 @blp.response(204)
 def unsubscribe(data):
     """Stop pushing to this device."""
-    notifications.unsubscribe(db.session, current_user, data["endpoint"])
+    notifications.unsubscribe(db.session, actor(), data["endpoint"])
     db.session.commit()
 
 
@@ -44,5 +50,5 @@ def unsubscribe(data):
 def send_test():
     """Send one notification to your devices at once, quiet hours or not: you asked for it."""
     devices, delivered = worker.send_test_push(
-        db.session, dispatcher.sender_for(current_app), current_user, current_app.config["SECRET_KEY"])
+        db.session, dispatcher.sender_for(current_app), actor(), current_app.config["SECRET_KEY"])
     return {"devices": devices, "delivered": delivered}

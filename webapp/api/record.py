@@ -1,7 +1,7 @@
 """The record of finished work, for reviews."""
-from flask_login import current_user
 from flask_smorest import Blueprint
 
+from webapp.auth.caller import actor
 from webapp.extensions import db
 from webapp.schemas.record import RecordOut, RecordQuery
 from webapp.services import record
@@ -19,5 +19,5 @@ def get_record(query, person_id):
     a summary of those items, and the number done in each week (Mondays in the person's zone, empty weeks
     included; the first Monday may fall before `from`).
     """
-    person = record.record_person(db.session, current_user, person_id)
+    person = record.record_person(db.session, actor(), person_id)
     return record.record(db.session, person, query.get("start"), query.get("end"))

@@ -1,7 +1,7 @@
 """Interruptions saved."""
-from flask_login import current_user
 from flask_smorest import Blueprint
 
+from webapp.auth.caller import actor
 from webapp.extensions import db
 from webapp.schemas.team import InterruptionsOut, InterruptionsQuery
 from webapp.services import team
@@ -14,4 +14,4 @@ blp = Blueprint("stats", __name__, url_prefix="/api/v1/stats", description="Inte
 @blp.response(200, InterruptionsOut)
 def interruptions(query):
     """Items others added to the plates of everyone below you in the last `days` days (1-90), and the pushes that carried them."""
-    return team.interruptions(db.session, current_user, query["days"])
+    return team.interruptions(db.session, actor(), query["days"])

@@ -1,7 +1,7 @@
 """Workload of everyone below you."""
-from flask_login import current_user
 from flask_smorest import Blueprint
 
+from webapp.auth.caller import actor
 from webapp.extensions import db
 from webapp.schemas.team import TeamQuery, WorkloadOut
 from webapp.services import team
@@ -18,4 +18,4 @@ def workload(query):
     Their local time and quiet time now, their next digest, and their open, overdue, due-this-week
     and recently done items, so you see who is overloaded before adding more.
     """
-    return team.workload(db.session, current_user, query["depth"])
+    return team.workload(db.session, actor(), query["depth"])

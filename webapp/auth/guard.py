@@ -6,6 +6,7 @@ from flask import request, session
 from flask_login import current_user, login_user
 from werkzeug.exceptions import Forbidden, Unauthorized, UnsupportedMediaType
 
+from webapp.auth.caller import Caller, load_caller
 from webapp.clock import now
 from webapp.extensions import login_manager
 from webapp.models import User
@@ -30,16 +31,11 @@ CSRF_EXEMPT_ENDPOINTS = {
 
 
 @login_manager.user_loader
-def load_user(session_id: str) -> User | None:
-    from webapp.extensions import db
-
+def load_user(session_id: str) -> Caller | None:
     user_id, _, epoch = session_id.partition(".")
     if not (user_id.isdigit() and epoch.isdigit()):
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.session_epoch != int(epoch):
-        return None  # a password change since this session began logs it out
-    return user
+    return load_caller(int(user_id), int(epoch))
 
 
 def start_session(user: User) -> str:

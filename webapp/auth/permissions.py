@@ -2,7 +2,7 @@
 
 The reporting line is a tree (no cycles); "above" means direct or skip-level manager.
 """
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from webapp.models import Item, User
@@ -33,6 +33,12 @@ def is_above(session: Session, actor: User, person: User) -> bool:
 
 def may_view_plate(session: Session, actor: User, owner: User) -> bool:
     return actor.id == owner.id or is_above(session, actor, owner)
+
+
+def plate_visible_to(actor_id, owner_id):
+    """may_view_plate as a SQL condition on ids (columns or bound parameters), for lean reads."""
+    above = ids_above(owner_id).subquery()
+    return or_(owner_id == actor_id, exists().where(above.c.id == actor_id))
 
 
 def may_view_item(session: Session, actor: User, item: Item) -> bool:

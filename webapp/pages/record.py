@@ -18,6 +18,7 @@ from markupsafe import Markup
 from marshmallow import EXCLUDE, ValidationError
 from werkzeug.exceptions import UnprocessableEntity
 
+from webapp.auth.caller import actor
 from webapp.extensions import db
 from webapp.schemas.record import RecordQuery
 from webapp.services import record as records
@@ -48,7 +49,7 @@ def _record(person_id: int) -> records.Record:
     except ValidationError as error:
         problems = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in error.messages.items())
         raise UnprocessableEntity(f"Check the period ({problems}).") from None
-    person = records.record_person(db.session, current_user, person_id)
+    person = records.record_person(db.session, actor(), person_id)
     return records.record(db.session, person, query.get("start"), query.get("end"))
 
 

@@ -7,15 +7,22 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import Engine, bindparam, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from webapp.auth import permissions
 from webapp.clock import now
+from webapp.lean import LeanQuery
 from webapp.models import PRIORITIES, Item, ItemEvent, User
-from webapp.notifications import outbox
 from webapp.models.types import MAX_ID
-from webapp.services.errors import Forbidden, Invalid, NotFound, PreconditionFailed, PreconditionRequired
+from webapp.notifications import outbox
+from webapp.services.errors import (
+    Forbidden,
+    Invalid,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+)
 from webapp.services.people import get_person, touch_plates
 
 GAP = 1024.0
@@ -364,16 +371,37 @@ def _decode_cursor(cursor: str, columns) -> tuple:
         raise Invalid("cursor", "This cursor is not valid for this list; start again without it.", "query") from None
 
 
-def plate_owner(session: Session, actor: User, person_id: int) -> User:
-    """The person whose plate the actor asks for, if the actor may see it."""
-    person = get_person(session, actor, person_id)
-    if not permissions.may_view_plate(session, actor, person):
-        raise Forbidden(f"Only {person.name} and their managers may see this plate.")
-    return person
+@dataclass(frozen=True)
+class PlateAccess:
+    """A plate the caller may read, and what names its current rendering (see api/plate_cache.py)."""
+
+    owner_id: int
+    plate_version: int
+    time_zone: str
+
+
+_PLATE_ACCESS = LeanQuery(
+    select(User.organization_id, User.plate_version, User.time_zone, User.name,
+           permissions.plate_visible_to(bindparam("actor_id"), bindparam("owner_id")))
+    .where(User.id == bindparam("owner_id"))
+)
+
+
+def plate_access(engine: Engine, caller, person_id: int) -> PlateAccess:
+    """Whose plate, at which version, if the caller may see it: one lean query, none for one's own plate."""
+    if person_id == caller.id:
+        return PlateAccess(caller.id, caller.plate_version, caller.time_zone)
+    row = _PLATE_ACCESS.first(engine, owner_id=person_id, actor_id=caller.id) if 0 < person_id <= MAX_ID else None
+    if row is None or row[0] != caller.organization_id:
+        raise NotFound("No such person.")
+    _, plate_version, time_zone, name, visible = row
+    if not visible:
+        raise Forbidden(f"Only {name} and their managers may see this plate.")
+    return PlateAccess(person_id, plate_version, time_zone)
 
 
 def plate(session: Session, person: User, status: str, limit: int, cursor: str | None) -> PlatePage:
-    """One page of a person's plate (see plate_owner for who may read it), in a single query."""
+    """One page of a person's plate (see plate_access for who may read it), in a single query."""
     columns, newest_first = _PLATE_ORDER[status]
     query = select(Item).where(Item.owner_id == person.id)
     if status != "all":
