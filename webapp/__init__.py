@@ -36,6 +36,9 @@ def register_extensions(app: Flask) -> None:
     from webapp.auth import guard
     from webapp.extensions import api, db, login_manager, migrate
 
+    # A liveness ping per pool checkout where the server can go away under us (not SQLite's file).
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    options.setdefault("pool_pre_ping", not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"))
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     login_manager.init_app(app)

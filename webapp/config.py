@@ -37,9 +37,9 @@ def load_config(instance_path: str, secret_key: str | None = None) -> dict:
     return {
         "SECRET_KEY": secret_key or env.get("PLATE_SECRET_KEY") or _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        # A liveness ping per checkout only where the server can go away under us (not SQLite).
-        # Errors never carry their SQL parameters into logs (password hashes, push keys).
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": not database_url.startswith("sqlite"), "hide_parameters": True},
+        # Errors never carry their SQL parameters into logs (password hashes, push keys). The liveness
+        # ping (only where the server can go away under us) is added for the final URL in create_app.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         # Secure is added per request whenever it came over https (security.py), so http://127.0.0.1 works.
