@@ -7,11 +7,86 @@ that overhead dominates the request. A LeanQuery keeps SQLAlchemy for what it is
 portable SQL from the models, and skips the machinery: rows come back as plain DBAPI tuples, so
 select only columns the driver returns as they are (numbers, text, booleans), never dates.
 Use it only outside a request's ORM transaction, for reads that need no snapshot shared with it.
+
+A few connections per engine serve these reads, outside SQLAlchemy's pool and in autocommit, so a read
+is one round trip with no checkout events or reset. A connection the server dropped is replaced and the
+read tried once more; disposing the engine retires them all.
 """
+import os
+import weakref
+from copy import deepcopy
 from threading import Lock
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.sql import Select
+
+IDLE_CONNECTIONS = 8  # kept open per engine; more are made under load and closed when given back
+
+
+class _Connections:
+    """The lean reads' own connections to one engine (LIFO, so a quiet server keeps one warm)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = weakref.ref(engine)
+        self.idle: list = []
+        self.generation = 0
+        self.pid = os.getpid()
+        self.lock = Lock()
+
+    def take(self) -> tuple:
+        with self.lock:
+            if self.idle:
+                return self.idle.pop(), self.generation
+            generation = self.generation
+        engine = self.engine()
+        pooled = engine.raw_connection()
+        connection = pooled.dbapi_connection
+        pooled.detach()  # ours now: no longer counted by, or returned to, SQLAlchemy's pool
+        if engine.dialect.name == "postgresql":  # no transaction stays open between reads
+            connection.rollback()  # (the pool's liveness ping may have begun one)
+            connection.autocommit = True
+        return connection, generation
+
+    def give_back(self, connection, generation: int) -> None:
+        with self.lock:
+            if generation == self.generation and len(self.idle) < IDLE_CONNECTIONS:
+                self.idle.append(connection)
+                return
+        _close(connection)
+
+    def retire_all(self, _engine=None) -> None:
+        with self.lock:
+            self.generation += 1
+            idle, self.idle = self.idle, []
+        for connection in idle:
+            _close(connection)
+
+
+def _close(connection) -> None:
+    try:
+        connection.close()
+    except Exception:  # noqa: BLE001 - a broken connection has nothing left to give back
+        pass
+
+
+_registry: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> _Connections
+_registry_lock = Lock()
+_inherited: list = []  # a parent's connections after a fork: never used, closed or collected here
+
+
+def _connections(engine: Engine) -> _Connections:
+    """The lean connections of `engine` in this process."""
+    connections = _registry.get(engine)
+    if connections is not None and connections.pid == os.getpid():
+        return connections
+    with _registry_lock:
+        connections = _registry.get(engine)
+        if connections is None or connections.pid != os.getpid():
+            if connections is not None:
+                _inherited.append(connections)  # closing them would close the parent's sockets too
+            connections = _registry[engine] = _Connections(engine)
+            event.listen(engine, "engine_disposed", connections.retire_all)
+    return connections
 
 
 class LeanQuery:
@@ -35,13 +110,34 @@ class LeanQuery:
         """The first row for these bound parameters, or None."""
         sql, order = self._sql_for(engine)
         arguments = tuple(params[name] for name in order) if order is not None else params
-        connection = engine.raw_connection()  # from the pool; closing it gives it back
-        try:
-            cursor = connection.cursor()
+        dbapi = engine.dialect.loaded_dbapi
+        connections = _connections(engine)
+        for attempt in (1, 2):
+            connection, generation = connections.take()
             try:
-                cursor.execute(sql, arguments)
-                return cursor.fetchone()
-            finally:
-                cursor.close()
-        finally:
-            connection.close()
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(sql, arguments)
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+            except (dbapi.OperationalError, dbapi.InterfaceError):
+                _close(connection)  # the server cut it (a restart, a failover): read again on a new one
+                if attempt == 2:
+                    raise
+                continue
+            except BaseException:
+                _close(connection)
+                raise
+            connections.give_back(connection, generation)
+            return row
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def plain_copy(data: dict) -> dict:
+    """A copy of a remembered result that a request may change freely: shallow when every value is a scalar."""
+    if all(type(value) in _SCALARS for value in data.values()):
+        return dict(data)
+    return deepcopy(data)
