@@ -8,6 +8,8 @@ which is the access log; gunicorn's own messages are JSON too.
 import multiprocessing
 import os
 
+from gunicorn.glogging import Logger
+
 os.environ.setdefault("PLATE_LOG_FORMAT", "json")
 
 bind = os.environ.get("PLATE_BIND", "127.0.0.1:8000")
@@ -26,6 +28,17 @@ forwarded_allow_ips = ""
 proxy_allow_ips = ""
 
 accesslog = None  # the app's request lines are the access log (with request id and user, tokens redacted)
+
+
+class NoAccessLogger(Logger):
+    """gunicorn's logger, minus the access log: with a logconfig_dict gunicorn would build every request's
+    access-log fields (for a logger with no handlers) however it is configured."""
+
+    def access(self, resp, req, environ, request_time):
+        pass
+
+
+logger_class = NoAccessLogger
 errorlog = "-"
 loglevel = os.environ.get("PLATE_LOG_LEVEL", "info").lower()
 logconfig_dict = {

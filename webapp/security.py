@@ -1,5 +1,4 @@
 """Security headers on every response, the session cookie's Secure flag, and trusting a reverse proxy."""
-import copy
 import time
 from threading import Lock
 
@@ -7,6 +6,8 @@ from cachetools import LRUCache
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
+
+from webapp.lean import plain_copy
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 # Only our own scripts, styles, images and connections; no inline code, no plugins, never inside a frame.
@@ -79,20 +80,34 @@ class SessionInterface(SecureCookieSessionInterface):
         data, signed_at = verified
         if not 0 <= time.time() - signed_at <= max_age:  # itsdangerous's own rule, against the clock of now
             return self.session_class()
-        return self.session_class(copy.deepcopy(data))
+        return self.session_class(plain_copy(data))
 
 
-def add_security_headers(response):
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
-    return response
+class SecurityHeaders:
+    """WSGI middleware: the headers above on every response (HSTS only over https), static files and errors included.
+
+    At this level they cost a list append; Plate's views never set these headers themselves.
+    """
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+        self.plain = list(HEADERS.items())
+        self.secure = [*self.plain, ("Strict-Transport-Security", HSTS)]
+
+    def __call__(self, environ, start_response):
+        extra = self.secure if environ.get("wsgi.url_scheme") == "https" else self.plain
+
+        def start_with_headers(status, headers, exc_info=None):
+            headers.extend(extra)
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, start_with_headers)
 
 
 def init_app(app: Flask) -> None:
+    app.wsgi_app = SecurityHeaders(app.wsgi_app)
     proxies = app.config["PLATE_PROXY_FIX"]
     if proxies:  # only then do X-Forwarded-* headers count: anyone can send them to a bare server
+        # Outside the headers, so that https at the proxy counts for HSTS.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
     app.session_interface = SessionInterface()
-    app.after_request(add_security_headers)

@@ -6,6 +6,8 @@ import flask_smorest
 from cachetools import LRUCache
 from flask import request
 from marshmallow import Schema, missing
+
+from webapp.lean import plain_copy
 from webargs.flaskparser import FlaskParser
 
 
@@ -38,7 +40,7 @@ class ApiParser(FlaskParser):
             parsed = super().parse(argmap, req, location=location, **kwargs)
             with self._lock:
                 self._parsed_queries[key] = parsed
-        return deepcopy(parsed)
+        return plain_copy(parsed)
 
 
 # Set before the feature modules import Blueprint's decorators, which read it.
