@@ -103,14 +103,17 @@ def app(database_url, tmp_path, app_config):
         "SQLALCHEMY_DATABASE_URI": database_url,
         # Tests log in and sign up far more often than people do; tests/test_rate_limits.py turns them on.
         "PLATE_RATELIMIT_ENABLED": False,
+        # Pushes are sent from the test's own process (tests/test_push_delivery.py tries worker processes).
+        "PLATE_PUSH_PROCESSES": 0,
         **app_config,
     })
     app.instance_path = str(tmp_path / "instance")
     if not database_url.startswith("sqlite"):  # SQLite starts from a fresh copy of the template
         _empty_tables(app)
     yield app
-    if sender := app.extensions.get("plate_push_sender"):
-        sender.close()
+    for name in ("plate_push_sender", "plate_dispatch_sender"):
+        if sender := app.extensions.get(name):
+            sender.close()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -188,3 +188,18 @@ def test_send_a_test_without_devices_says_so(app, client, auth, ctx):
     user = make_user(make_org())
     db.session.commit()
     assert auth.login(user).post("/api/v1/push/test").json == {"devices": 0, "delivered": 0}
+
+
+def test_worker_processes_send_decryptable_pushes_and_answer_in_order(senders, service, vapid):
+    sender = senders(vapid, "mailto:ops@plate.test", processes=2)
+    phones = [service.device(f"phone-{n}") for n in range(7)]
+    service.answers["phone-3"].append((410, {}))
+    messages = [sender.message(stored(phone), {"title": f"Digest {n}", "body": "", "url": "/", "count": 0, "items": []},
+                               ttl=3600, topic="t", urgency="normal") for n, phone in enumerate(phones)]
+
+    outcomes = sender.send_all(messages)
+
+    assert [outcome.kind for outcome in outcomes] == ["delivered"] * 3 + ["gone"] + ["delivered"] * 3
+    assert service.rejected == []
+    assert sorted(received.payload["title"] for received in service.received) == [
+        f"Digest {n}" for n in range(7) if n != 3]

@@ -1,5 +1,6 @@
 """The dispatcher's passes: what is claimed when, what each push-service answer does, and crash safety."""
 import re
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -32,6 +33,11 @@ class FakeSender:
 
     def message(self, subscription, payload, ttl, topic, urgency, attempt=1):
         return {"endpoint": subscription.endpoint, "payload": payload, "ttl": ttl, "topic": topic, "urgency": urgency}
+
+    def submit(self, messages):
+        future = Future()
+        future.set_result(self.send_all(messages))
+        return future
 
     def send_all(self, messages):
         outcomes = []
@@ -211,7 +217,7 @@ def test_a_dispatcher_killed_after_claiming_loses_nothing(team, monkeypatch):
     def die(*args, **kwargs):
         raise Killed()
 
-    monkeypatch.setattr(worker, "send_deliveries", die)
+    monkeypatch.setattr(worker, "start_deliveries", die)
     with pytest.raises(Killed):
         tick(FakeSender(), utc(2026, 11, 25, 14, 0))  # digest built, delivery leased, then the process dies
     db.session.rollback()
@@ -288,3 +294,40 @@ def test_two_dispatchers_at_once_never_send_a_digest_twice(app, ctx):
         thread.join()
     sends = Counter(message["endpoint"] for message in sender.sent)
     assert len(sends) == len(reps) and set(sends.values()) == {1}
+
+
+def test_a_retry_that_would_land_in_quiet_hours_waits_for_the_morning_with_a_fresh_ttl(team):
+    boss, ny, _ = team
+    add(boss, ny, "Forecast", utc(2026, 11, 25, 20, 0))  # Wed 15:00 in New York: the 16:30 digest carries it
+    endpoint = f"https://fcm.googleapis.com/fcm/send/{ny.id}-phone"
+    sender = FakeSender(answers={endpoint: [Outcome("retry", 503, utc(2026, 11, 25, 23, 30))]})  # 18:30 NY
+
+    tick(sender, utc(2026, 11, 25, 21, 30))  # 16:30 NY: the service answers 503, Retry-After two hours
+    for at in (utc(2026, 11, 25, 23, 30), utc(2026, 11, 26, 3, 0), utc(2026, 11, 26, 12, 59)):  # 18:30 NY, night
+        tick(sender, at)
+    assert len(sender.sent) == 1
+    tick(sender, utc(2026, 11, 26, 13, 0))  # Thu 08:00 NY, the end of quiet hours
+
+    assert len(sender.sent) == 2
+    assert sender.sent[1]["ttl"] == 10 * 3600  # until 18:00 NY, reckoned when it was sent
+    db.session.expire_all()
+    assert db.session.scalars(select(DeliveryAttempt.status_code).order_by(DeliveryAttempt.id)).all() == [503, 201]
+
+
+def test_a_lease_that_ran_out_in_quiet_hours_is_not_sent_before_they_end(team, monkeypatch):
+    boss, ny, _ = team
+    add(boss, ny, "Forecast", utc(2026, 11, 25, 20, 0))
+
+    def die(*args, **kwargs):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(worker, "start_deliveries", die)
+    with pytest.raises(RuntimeError):
+        tick(FakeSender(), utc(2026, 11, 25, 22, 59))  # 17:59 NY: leased, then the dispatcher dies
+    db.session.rollback()
+    monkeypatch.undo()
+    sender = FakeSender()
+    tick(sender, utc(2026, 11, 25, 23, 5))  # 18:05 NY: the lease ran out, but it is quiet now
+    assert sender.sent == []
+    tick(sender, utc(2026, 11, 26, 13, 0))
+    assert len(sender.sent) == 1

@@ -55,6 +55,8 @@ def load_config(instance_path: str, secret_key: str | None = None) -> dict:
         # `make run` sets PLATE_DISPATCH_IN_PROCESS=1: its server then also dispatches pushes.
         "PLATE_DISPATCH_IN_PROCESS": env.get("PLATE_DISPATCH_IN_PROCESS") == "1",
         "PLATE_DISPATCH_INTERVAL": float(env.get("PLATE_DISPATCH_INTERVAL", "15")),
+        # The dispatcher encrypts and posts in this many worker processes (0: in its own process).
+        "PLATE_PUSH_PROCESSES": int(env.get("PLATE_PUSH_PROCESSES", str(min(os.cpu_count() or 1, 4)))),
         # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0 trusts none of them).
         "PLATE_PROXY_FIX": int(env.get("PLATE_PROXY_FIX", "0")),
         # Rate limits per client IP and per account (limits syntax: "10 per minute; 100 per hour").

@@ -12,20 +12,29 @@ log = logging.getLogger(__name__)
 
 
 def sender_for(app: Flask):
-    """The app's push sender, with its pooled connections, made once."""
-    sender = app.extensions.get("plate_push_sender")
+    """The app's push sender for the few pushes a request sends (POST /push/test), in this process; made once."""
+    return _sender(app, "plate_push_sender", processes=0)
+
+
+def dispatch_sender_for(app: Flask):
+    """The dispatcher's push sender: encryption and POSTs in PLATE_PUSH_PROCESSES worker processes; made once."""
+    return _sender(app, "plate_dispatch_sender", processes=app.config["PLATE_PUSH_PROCESSES"])
+
+
+def _sender(app: Flask, name: str, processes: int):
+    sender = app.extensions.get(name)
     if sender is None:
         from webapp.notifications.sender import PushSender
 
-        sender = PushSender(load_vapid(app), app.config["PLATE_VAPID_SUBJECT"])
-        app.extensions["plate_push_sender"] = sender
+        sender = PushSender(load_vapid(app), app.config["PLATE_VAPID_SUBJECT"], processes=processes)
+        app.extensions[name] = sender
     return sender
 
 
 def tick(app: Flask, name: str = "dispatcher") -> worker.PassReport:
     with app.app_context():
         try:
-            return worker.tick(db.session, sender_for(app), app.config["SECRET_KEY"], name=name)
+            return worker.tick(db.session, dispatch_sender_for(app), app.config["SECRET_KEY"], name=name)
         finally:
             db.session.remove()
 

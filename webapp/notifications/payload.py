@@ -99,9 +99,11 @@ def build_digest_payload(
     def fits(shown: int) -> bool:
         return len(encode_payload(_payload(lines, shown, url, urgent))) <= max_bytes
 
+    if fits(limit):  # the usual digest: everything fits
+        return _payload(lines, limit, url, urgent)
     if not fits(0):
         raise ValueError("The digest does not fit in a push even without items; is the url too long?")
-    lo, hi = 0, limit  # the largest number of lines that fits (size grows with every line)
+    lo, hi = 0, limit - 1  # the largest number of lines that fits (size grows with every line)
     while lo < hi:
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)

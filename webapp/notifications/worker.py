@@ -9,12 +9,26 @@ uncommitted claim rolls back, and an expired lease makes the delivery due again.
 import json
 import logging
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
+from types import SimpleNamespace
 from zoneinfo import available_timezones
 
-from sqlalchemy import Text, and_, cast, delete, func, or_, select, union, update
+from sqlalchemy import (
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from webapp.clock import now
@@ -33,13 +47,25 @@ from webapp.models import (
     User,
 )
 from webapp.notifications import outbox
-from webapp.notifications.payload import DigestEvent, build_digest_payload, build_test_payload, topic_for
-from webapp.notifications.schedule import NotificationSettings, first_digest_on, parse_hhmm, push_ttl
+from webapp.notifications.payload import (
+    DigestEvent,
+    build_digest_payload,
+    build_test_payload,
+    topic_for,
+)
+from webapp.notifications.schedule import (
+    NotificationSettings,
+    first_digest_on,
+    in_quiet_time,
+    next_allowed_instant,
+    parse_hhmm,
+    push_ttl,
+)
 from webapp.services import review
 
 log = logging.getLogger(__name__)
 
-BATCH = 500
+BATCH = 250  # rows per claim: small enough that one batch's pushes go out while the next is built
 LEASE = timedelta(minutes=2)
 GIVE_UP_AFTER = timedelta(hours=24)
 
@@ -76,7 +102,11 @@ def promote_due_reminders(session: Session, at: datetime) -> int:
 # --- digests ----------------------------------------------------------------------------
 
 def build_due_digests(session: Session, at: datetime, topic_secret: str) -> int:
-    """Claim due pending digests and turn each into a Digest with one Delivery per device."""
+    """Claim due pending digests and turn each into a Digest with one Delivery per device.
+
+    Every step is one statement for the whole batch (reads, the multi-row INSERT of the digests,
+    their notifications' digest ids, their deliveries), so the cost grows with the batch, not per row.
+    """
     due = _skip_locked(select(PendingDigest.user_id).where(PendingDigest.due_at <= at)
                        .order_by(PendingDigest.due_at).limit(BATCH), session)
     claimed = session.execute(delete(PendingDigest).where(PendingDigest.user_id.in_(due.scalar_subquery()))
@@ -84,57 +114,80 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str) -> int:
     if not claimed:
         return 0
     user_ids = [user_id for user_id, _ in claimed]
-    people = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
-    preferences = {p.user_id: p for p in session.scalars(
-        select(NotificationPreferences).where(NotificationPreferences.user_id.in_(user_ids)))}
-    devices: dict[int, list[PushSubscription]] = {}
-    for subscription in session.scalars(select(PushSubscription).where(PushSubscription.user_id.in_(user_ids))):
-        devices.setdefault(subscription.user_id, []).append(subscription)
-    waiting: dict[int, list[Notification]] = {}
-    for note in session.scalars(select(Notification).where(Notification.user_id.in_(user_ids),
-                                                            Notification.digest_id.is_(None))
-                                .order_by(Notification.id)):
+    people = {row.id: row for row in session.execute(
+        select(User.id, User.time_zone, User.organization_id).where(User.id.in_(user_ids)))}
+    settings = _settings_of(session, people)
+    devices: dict[int, list[int]] = {}
+    for subscription_id, user_id in session.execute(
+            select(PushSubscription.id, PushSubscription.user_id).where(PushSubscription.user_id.in_(user_ids))):
+        devices.setdefault(user_id, []).append(subscription_id)
+    actor = aliased(User)
+    waiting: dict[int, list] = {}
+    for note in session.execute(
+            select(Notification.id, Notification.user_id, Notification.kind, Notification.urgent,
+                   Item.id.label("item_id"), Item.title, Item.due_on, Item.priority, actor.name.label("actor"))
+            .join(Item, Item.id == Notification.item_id).outerjoin(actor, actor.id == Notification.actor_id)
+            .where(Notification.user_id.in_(user_ids), Notification.digest_id.is_(None))
+            .order_by(Notification.id)):
         waiting.setdefault(note.user_id, []).append(note)
-
-    settings = {user_id: outbox.settings_for(person, preferences.get(user_id)) for user_id, person in people.items()}
     review_waiting = _review_waiting(session, at, people, settings)
 
-    digests: list[tuple[Digest, list[Notification]]] = []
+    rows, notes_of = [], []
     for user_id, urgent in claimed:
         notes = waiting.get(user_id, [])
         review = review_waiting.get(user_id, 0)
         if not notes and not review:
             continue  # already carried by an earlier digest
-        today = at.astimezone(settings[user_id].zone).date().isoformat()
-        payload = {"events": [_event(note) for note in notes], "today": today}
+        payload = {"events": [_event(note) for note in notes],
+                   "today": at.astimezone(settings[user_id].zone).date().isoformat()}
         if review:
             payload["review"] = review
-        digest = Digest(user_id=user_id, urgent=urgent, created_at=at, ttl=push_ttl(settings[user_id], at),
-                        payload=payload, line_count=len({note.item_id for note in notes}) + (1 if review else 0))
-        digests.append((digest, notes))
-    session.add_all([digest for digest, _ in digests])
-    session.flush()  # one multi-row INSERT ... RETURNING gives every digest its id
-    for digest, notes in digests:
-        for note in notes:
-            note.digest_id = digest.id
-        session.add_all([Delivery(digest_id=digest.id, subscription_id=subscription.id, next_attempt_at=at)
-                         for subscription in devices.get(digest.user_id, [])])
-    session.flush()
-    return len(digests)
+        rows.append({"user_id": user_id, "urgent": urgent, "kind": "digest", "created_at": at,
+                     "ttl": _ttl(settings[user_id], at), "payload": payload,
+                     "line_count": len({note.item_id for note in notes}) + (1 if review else 0)})
+        notes_of.append(notes)
+    if not rows:
+        return 0
+    # Core statements on the tables: the ORM's bulk paths would do per-row bookkeeping for objects never made.
+    digests = Digest.__table__
+    digest_ids = session.scalars(insert(digests).returning(digests.c.id, sort_by_parameter_order=True), rows).all()
+    carried = [{"note_id": note.id, "carried_by": digest_id}
+               for digest_id, notes in zip(digest_ids, notes_of, strict=True) for note in notes]
+    if carried:
+        session.execute(update(Notification.__table__).where(Notification.id == bindparam("note_id"))
+                        .values(digest_id=bindparam("carried_by")), carried)
+    deliveries = [{"digest_id": digest_id, "subscription_id": subscription_id, "status": "pending", "attempts": 0,
+                   "next_attempt_at": at}
+                  for digest_id, row in zip(digest_ids, rows, strict=True) for subscription_id in devices.get(row["user_id"], [])]
+    if deliveries:
+        session.execute(insert(Delivery.__table__), deliveries)
+    return len(rows)
 
 
-def _event(note: Notification) -> dict:
+def _settings_of(session: Session, people: dict) -> dict[int, NotificationSettings]:
+    """Each person's notification settings (people: rows or Users with id and time_zone), in one query."""
+    preferences = {p.user_id: p for p in session.scalars(
+        select(NotificationPreferences).where(NotificationPreferences.user_id.in_(list(people))))}
+    return {user_id: _settings_for(person.time_zone, preferences.get(user_id)) for user_id, person in people.items()}
+
+
+def _settings_for(time_zone: str, preferences) -> NotificationSettings:
+    return _default_settings(time_zone) if preferences is None else outbox.settings_for(
+        SimpleNamespace(time_zone=time_zone), preferences)
+
+
+_ttl = lru_cache(maxsize=4096)(push_ttl)  # one pass asks for the same few (settings, instant) pairs again and again
+
+
+def _event(note) -> dict:
     """What a digest needs to know of one notification, frozen when the digest is built."""
-    item = note.item
-    return {"item_id": item.id, "title": item.title, "kind": note.kind, "actor": note.actor.name if note.actor else None,
-            "due_on": item.due_on.isoformat() if item.due_on else None, "priority": item.priority,
+    return {"item_id": note.item_id, "title": note.title, "kind": note.kind, "actor": note.actor,
+            "due_on": note.due_on.isoformat() if note.due_on else None, "priority": note.priority,
             "urgent": note.urgent}
 
 
-def digest_payload(digest: Digest, max_items: int | None = None) -> dict:
-    """The push payload of a digest, cut to `max_items` lines after a 413."""
-    from datetime import date
-
+def digest_payload(digest, max_items: int | None = None) -> dict:
+    """The push payload of a digest (anything with its kind, payload and urgent), cut to `max_items` lines after a 413."""
     if digest.kind == "test":
         return build_test_payload(url="/settings")
     events = [DigestEvent(**{**e, "due_on": date.fromisoformat(e["due_on"]) if e["due_on"] else None})
@@ -277,7 +330,35 @@ def schedule_monday_digests(session: Session, at: datetime) -> int:
 
 # --- deliveries ---------------------------------------------------------------------------
 
-def claim_due_deliveries(session: Session, at: datetime) -> list[Delivery]:
+@dataclass(frozen=True)
+class Device:
+    """A subscription as a push needs it."""
+
+    id: int
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+@dataclass(frozen=True)
+class Leased:
+    """A delivery leased for sending, with its digest and device (None: the device unsubscribed meanwhile)."""
+
+    id: int
+    attempts: int
+    max_items: int | None
+    digest_id: int
+    user_id: int
+    kind: str
+    urgent: bool
+    payload: dict
+    line_count: int
+    digest_ttl: int
+    created_at: datetime
+    device: Device | None
+
+
+def claim_due_deliveries(session: Session, at: datetime) -> list[Leased]:
     """Lease due deliveries: their next_attempt_at moves past `at`, so no other pass takes them."""
     due = _skip_locked(select(Delivery.id).where(Delivery.status == "pending", Delivery.next_attempt_at <= at)
                        .order_by(Delivery.next_attempt_at).limit(BATCH), session)
@@ -287,56 +368,145 @@ def claim_due_deliveries(session: Session, at: datetime) -> list[Delivery]:
     session.commit()  # the lease holds from here on, whatever happens to this process
     if not ids:
         return []
-    return list(session.scalars(select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id)))
+    rows = session.execute(
+        select(Delivery.id, Delivery.attempts, Delivery.max_items, Digest.id, Digest.user_id, Digest.kind,
+               Digest.urgent, Digest.payload, Digest.line_count, Digest.ttl, Digest.created_at,
+               PushSubscription.id, PushSubscription.endpoint, PushSubscription.p256dh, PushSubscription.auth)
+        .join(Digest, Digest.id == Delivery.digest_id)
+        .outerjoin(PushSubscription, PushSubscription.id == Delivery.subscription_id)
+        .where(Delivery.id.in_(ids)).order_by(Delivery.id))
+    return [Leased(*row[:11], Device(*row[11:]) if row[11] is not None else None) for row in rows]
 
 
-def send_deliveries(session: Session, sender, deliveries: list[Delivery], topic_secret: str, at: datetime) -> dict[str, int]:
+@dataclass
+class InFlight:
+    """Deliveries whose pushes are on their way; finish_deliveries records what came back."""
+
+    sendable: list[Leased]
+    postponed: list[Leased]
+    gone: list[int]
+    settings: dict[int, NotificationSettings]
+    at: datetime
+    outcomes: Future
+
+
+def send_deliveries(session: Session, sender, deliveries: list[Leased], topic_secret: str, at: datetime) -> dict[str, int]:
     """Send leased deliveries concurrently and record every answer; commits the results."""
-    sendable, counts = [], {}
+    return finish_deliveries(session, start_deliveries(session, sender, deliveries, topic_secret, at))
+
+
+def start_deliveries(session: Session, sender, deliveries: list[Leased], topic_secret: str, at: datetime) -> InFlight:
+    """Hand the pushes of leased deliveries to the sender, without waiting for the answers.
+
+    Quiet time is checked again at the moment of sending, so a retry or a lease that ran out never
+    pushes into someone's quiet hours: it waits for their next allowed instant instead. The TTL is
+    reckoned from now, until their next quiet period.
+    """
+    zones = dict(session.execute(select(User.id, User.time_zone)
+                                 .where(User.id.in_({d.user_id for d in deliveries}))).all()) if deliveries else {}
+    settings = _settings_of(session, {user_id: SimpleNamespace(time_zone=zone) for user_id, zone in zones.items()})
+    sendable, postponed, gone = [], [], []
     for delivery in deliveries:
-        if delivery.subscription is None:  # the device unsubscribed or was found gone meanwhile
-            delivery.status = "gone"
-            counts["gone"] = counts.get("gone", 0) + 1
+        if delivery.device is None:
+            gone.append(delivery.id)  # the device unsubscribed or was found gone meanwhile
+        elif delivery.kind != "test" and in_quiet_time(settings[delivery.user_id], at):
+            postponed.append(delivery)
         else:
             sendable.append(delivery)
-    messages = [sender.message(
-        delivery.subscription,
-        payload=digest_payload(delivery.digest, delivery.max_items),
-        ttl=delivery.digest.ttl,
-        topic=topic_for(delivery.digest.user_id, topic_secret),
-        urgency="high" if delivery.digest.urgent else "normal",
-        attempt=delivery.attempts,
-    ) for delivery in sendable]
-    for delivery, outcome in zip(sendable, sender.send_all(messages), strict=True):
+    payloads: dict[tuple[int, int | None], dict] = {}
+    messages = []
+    for delivery in sendable:
+        key = (delivery.digest_id, delivery.max_items)
+        if key not in payloads:  # one digest, several devices: built once
+            payloads[key] = digest_payload(delivery, delivery.max_items)
+        ttl = delivery.digest_ttl if delivery.kind == "test" else _ttl(settings[delivery.user_id], at)
+        messages.append(sender.message(delivery.device, payload=payloads[key], ttl=ttl,
+                                       topic=_topic(delivery.user_id, topic_secret),
+                                       urgency="high" if delivery.urgent else "normal", attempt=delivery.attempts))
+    return InFlight(sendable, postponed, gone, settings, at, sender.submit(messages))
+
+
+def finish_deliveries(session: Session, flight: InFlight) -> dict[str, int]:
+    """Wait for the answers of `flight`, record every one and move each delivery on; commits."""
+    outcomes = flight.outcomes.result()
+    counts: dict[str, int] = {}
+    record_outcomes(session, flight.sendable, outcomes, flight.at, flight.settings)
+    if flight.gone:
+        session.execute(update(Delivery).where(Delivery.id.in_(flight.gone)).values(status="gone"),
+                        execution_options={"synchronize_session": False})
+        counts["gone"] = len(flight.gone)
+    for delivery in flight.postponed:
+        _retry_later(session, delivery, flight.at, flight.at, flight.settings[delivery.user_id], attempted=False)
+    if flight.postponed:
+        counts["postponed"] = len(flight.postponed)
+    for outcome in outcomes:
         counts[outcome.kind] = counts.get(outcome.kind, 0) + 1
-        log.info("push delivery %s", outcome.kind, extra={  # ids only: never the endpoint or its keys
-            "delivery_id": delivery.id, "digest_id": delivery.digest_id, "user_id": delivery.digest.user_id,
-            "outcome": outcome.kind, "status_code": outcome.status_code, "attempt": delivery.attempts})
-        session.add(DeliveryAttempt(delivery_id=delivery.id, at=at, status_code=outcome.status_code,
-                                    outcome=outcome.kind, detail=outcome.detail))
-        _apply_outcome(session, delivery, outcome, at)
     session.commit()
     return counts
 
 
-def _apply_outcome(session: Session, delivery: Delivery, outcome, at: datetime) -> None:
-    if outcome.kind == "delivered":
-        delivery.status, delivery.delivered_at = "delivered", at
-    elif outcome.kind == "gone":
-        delivery.status = "gone"
-        session.execute(delete(PushSubscription).where(PushSubscription.endpoint == delivery.subscription.endpoint))
+@lru_cache(maxsize=65536)
+def _topic(user_id: int, secret: str) -> str:
+    return topic_for(user_id, secret)
+
+
+def record_outcomes(session: Session, sent: list[Leased], outcomes: list, at: datetime,
+                    settings: dict[int, NotificationSettings]) -> None:
+    """Every answer becomes a DeliveryAttempt row; deliveries move on by their answer, in a few statements."""
+    delivered = []
+    for delivery, outcome in zip(sent, outcomes, strict=True):
+        log.info("push delivery %s", outcome.kind, extra={  # ids only: never the endpoint or its keys
+            "delivery_id": delivery.id, "digest_id": delivery.digest_id, "user_id": delivery.user_id,
+            "outcome": outcome.kind, "status_code": outcome.status_code, "attempt": delivery.attempts})
+        if outcome.kind == "delivered":
+            delivered.append(delivery.id)
+        else:
+            _apply_outcome(session, delivery, outcome, at, settings[delivery.user_id])
+    if sent:
+        session.execute(insert(DeliveryAttempt.__table__), [
+            {"delivery_id": delivery.id, "at": at, "status_code": outcome.status_code, "outcome": outcome.kind,
+             "detail": outcome.detail} for delivery, outcome in zip(sent, outcomes, strict=True)])
+    if delivered:
+        session.execute(update(Delivery).where(Delivery.id.in_(delivered)).values(status="delivered", delivered_at=at),
+                        execution_options={"synchronize_session": False})
+
+
+def _apply_outcome(session: Session, delivery: Leased, outcome, at: datetime, settings: NotificationSettings) -> None:
+    if outcome.kind == "gone":
+        _set(session, delivery, status="gone")
+        session.execute(delete(PushSubscription).where(PushSubscription.endpoint == delivery.device.endpoint))
     elif outcome.kind == "too_large":
-        lines = delivery.max_items if delivery.max_items is not None else delivery.digest.line_count
+        lines = delivery.max_items if delivery.max_items is not None else delivery.line_count
         if lines <= 0:
-            delivery.status = "failed"
+            _set(session, delivery, status="failed")
         else:
-            delivery.max_items, delivery.next_attempt_at = lines // 2, at
-    else:  # retry later, honouring Retry-After, for at most a day
-        give_up_at = delivery.digest.created_at + GIVE_UP_AFTER
-        if outcome.retry_at is None or at >= give_up_at:
-            delivery.status = "failed"
-        else:
-            delivery.next_attempt_at = min(outcome.retry_at, give_up_at)
+            _set(session, delivery, max_items=lines // 2, next_attempt_at=at)
+    elif outcome.kind == "retry" and outcome.retry_at is not None:  # honouring Retry-After, for at most a day
+        _retry_later(session, delivery, outcome.retry_at, at, settings)
+    else:  # rejected, or a retry with nowhere to go
+        _set(session, delivery, status="failed")
+
+
+def _retry_later(session: Session, delivery: Leased, when: datetime, at: datetime, settings: NotificationSettings,
+                 attempted: bool = True) -> None:
+    """Send again at `when`, or the person's next instant outside quiet time after it, if that is within a
+    day of the digest; else give up (the inbox has it all)."""
+    give_up_at = delivery.created_at + GIVE_UP_AFTER
+    when = min(when, give_up_at)
+    if delivery.kind != "test":  # a test push was asked for now, whatever the hour
+        when = next_allowed_instant(settings, when)
+    if when is None or at >= give_up_at or when > give_up_at:
+        _set(session, delivery, status="failed")
+        return
+    values = {"next_attempt_at": when}
+    if not attempted:  # leased but never sent: the lease does not count as an attempt
+        values["attempts"] = delivery.attempts - 1
+    _set(session, delivery, **values)
+
+
+def _set(session: Session, delivery: Leased, **values) -> None:
+    session.execute(update(Delivery).where(Delivery.id == delivery.id).values(**values),
+                    execution_options={"synchronize_session": False})
 
 
 def send_test_push(session: Session, sender, user: User, topic_secret: str) -> tuple[int, int]:
@@ -354,8 +524,11 @@ def send_test_push(session: Session, sender, user: User, topic_secret: str) -> t
     session.flush()
     deliveries = [Delivery(digest=digest, subscription=s, attempts=1, next_attempt_at=at + LEASE) for s in subscriptions]
     session.add_all(deliveries)
+    session.flush()
+    leased = [Leased(d.id, 1, None, digest.id, user.id, "test", True, {}, 0, 3600, at,
+                     Device(s.id, s.endpoint, s.p256dh, s.auth)) for d, s in zip(deliveries, subscriptions, strict=True)]
     session.commit()
-    outcomes = send_deliveries(session, sender, deliveries, topic_secret, at)
+    outcomes = send_deliveries(session, sender, leased, topic_secret, at)
     return len(deliveries), outcomes.get("delivered", 0)
 
 
@@ -369,18 +542,41 @@ def tick(session: Session, sender, topic_secret: str, at: datetime | None = None
     session.commit()
     schedule_monday_digests(session, at)
     session.commit()
-    while built := build_due_digests(session, at, topic_secret):
-        report.digests += built
-        session.commit()
-    while deliveries := claim_due_deliveries(session, at):
-        report.sent += len(deliveries)
-        for kind, count in send_deliveries(session, sender, deliveries, topic_secret, at).items():
-            report.outcomes[kind] = report.outcomes.get(kind, 0) + count
+    # Batches overlap: while one batch's pushes are out, the next digests are built and leased.
+    flight: InFlight | None = None
+    try:
+        while True:
+            built = build_due_digests(session, at, topic_secret)
+            session.commit()
+            report.digests += built
+            deliveries = claim_due_deliveries(session, at)
+            finished = flight is not None
+            if finished:
+                flight, done = None, flight
+                _add_outcomes(report, finish_deliveries(session, done))  # a 413 may make a delivery due again
+            if deliveries:
+                report.sent += len(deliveries)
+                flight = start_deliveries(session, sender, deliveries, topic_secret, at)
+            elif not built and not finished:
+                break
+    except BaseException:
+        if flight is not None:  # record what is already on its way, so it is not sent again when the lease ends
+            session.rollback()
+            try:
+                finish_deliveries(session, flight)
+            except Exception:  # noqa: BLE001 - the first failure is the one to report
+                log.exception("could not record the pushes of a failed pass; they are retried when the lease ends")
+        raise
     heartbeat = session.get(DispatcherHeartbeat, name) or DispatcherHeartbeat(name=name)
     heartbeat.beat_at = now()
     session.add(heartbeat)
     session.commit()
     return report
+
+
+def _add_outcomes(report: PassReport, counts: dict[str, int]) -> None:
+    for kind, count in counts.items():
+        report.outcomes[kind] = report.outcomes.get(kind, 0) + count
 
 
 def run(make_session, sender, topic_secret: str, interval: float = 15.0, should_stop=lambda: False) -> None:
