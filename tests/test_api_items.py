@@ -3,9 +3,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
+from sqlalchemy import select, update
 
 from tests.factories import make_item, make_org, make_user, set_status
 from webapp.extensions import db
+from webapp.models import Item
+from webapp.services import items
 
 ITEM_KEYS = {"id", "title", "notes", "owner", "created_by", "priority", "urgent", "due_on", "overdue", "status",
              "drop_reason", "position", "version", "created_at", "updated_at", "completed_at", "dropped_at"}
@@ -534,3 +537,30 @@ def test_a_dropped_items_reason_cannot_be_blanked(client, auth, team):
 
     assert response.status_code == 422
     assert client.get(f"/api/v1/items/{item.id}").json["drop_reason"] == "Budget cut"
+
+
+def test_notes_given_when_adding_are_in_the_created_event(client, auth, team):
+    client = auth.login(team.manager)
+    added = client.post("/api/v1/items", json={"owner_id": team.rep.id, "title": "Quote for Bosch",
+                                               "notes": "Ask for the 3-year price"}).json
+
+    [created] = client.get(f"/api/v1/items/{added['id']}/history").json
+
+    assert created["changes"]["notes"] == [None, "Ask for the 3-year price"]
+
+
+def test_a_move_made_from_a_stale_copy_still_ends_at_a_version_of_its_own(client, auth, team):
+    # The move read version 1, then an edit committed version 2: the move must end at 3, or a client
+    # holding the move's ETag could overwrite the edit without a 412.
+    item = make_item(team.rep, title="Call Siemens")
+    anchor = make_item(team.rep, title="Quote Bosch")
+    db.session.commit()
+    assert item.version == 1  # loaded into this session's identity map
+    with db.engine.begin() as connection:  # someone else's edit, committed meanwhile
+        connection.execute(update(Item).where(Item.id == item.id).values(version=Item.version + 1))
+
+    moved = items.move_item(db.session, team.rep, item.id, {"before_id": anchor.id})
+    db.session.commit()
+
+    assert moved.version == 3
+    assert db.session.scalar(select(Item.version).where(Item.id == item.id)) == 3

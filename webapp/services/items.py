@@ -169,6 +169,8 @@ def add_item(session: Session, actor: User, data: dict, team_request_id: int | N
     session.add(item)
     session.flush()
     fields = {"title": item.title, "owner_id": owner.id, "priority": priority, "urgent": item.urgent, "due_on": item.due_on}
+    if item.notes:
+        fields["notes"] = item.notes
     _record(session, item, actor, "created", {k: (None, v) for k, v in fields.items()}, at)
     touch_plates(session, [owner.id])
     outbox.item_added(session, item, actor)
@@ -316,12 +318,13 @@ def move_item(session: Session, actor: User, item_id: int, data: dict) -> Item:
         raise Invalid("before_id", "Send exactly one of before_id or after_id.")
     old = item.position
     item.position = _position_for(session, item.owner, item.priority, data, item.id)
-    item.version += 1
+    item.version = Item.version + 1  # in SQL: a move beside a concurrent edit still ends at a version of its own
     item.updated_at = now()
     anchor = {k: v for k, v in data.items() if k in ("before_id", "after_id") and v is not None}
     _record(session, item, actor, "moved", {"position": (old, item.position), **{k: (None, v) for k, v in anchor.items()}},
             item.updated_at)
     touch_plates(session, [item.owner_id])
+    session.flush()  # the new version is read back from the row
     return item
 
 
