@@ -111,6 +111,27 @@ def test_due_date_and_priority_changes_tell_owner_and_creator(client, auth, team
     assert kinds(rep.id) == [("due_changed", boss.id), ("priority_changed", boss.id)]
 
 
+def test_dropping_and_reopening_tell_the_creator_but_not_the_owner_who_did_it(client, auth, team):
+    boss, rep, _ = team
+    item = make_item(rep, boss, "Forecast")
+    db.session.commit()
+    owner = auth.login(rep)
+    owner.patch(f"/api/v1/items/{item.id}", json={"status": "dropped", "drop_reason": "Finance cancelled it"},
+                headers={"If-Match": '"1"'})
+    owner.patch(f"/api/v1/items/{item.id}", json={"status": "open"}, headers={"If-Match": '"2"'})
+    assert kinds(boss.id) == [("dropped", rep.id), ("reopened", rep.id)]
+    assert kinds(rep.id) == [("added", boss.id)]
+
+
+def test_the_owner_changing_due_date_and_priority_tells_the_creator(client, auth, team):
+    boss, rep, _ = team
+    item = make_item(rep, boss, "Forecast")
+    db.session.commit()
+    owner = auth.login(rep)
+    owner.patch(f"/api/v1/items/{item.id}", json={"due_on": "2026-12-04"}, headers={"If-Match": '"1"'})
+    owner.patch(f"/api/v1/items/{item.id}", json={"priority": "low"}, headers={"If-Match": '"2"'})
+    assert kinds(boss.id) == [("due_changed", rep.id), ("priority_changed", rep.id)]
+
 def test_marking_urgent_later_tells_the_owner_urgently(client, auth, team):
     boss, rep, _ = team
     item = make_item(rep, rep, "Quote")
@@ -179,6 +200,14 @@ def test_moving_to_another_zone_recomputes_the_pending_digest(client, auth, team
     # 08:30 Thu in Tokyo is the moment of the change; the next slot there is Thu 09:00 JST.
     assert pending(rep.id).due_at == datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
 
+
+def test_changing_ones_time_zone_in_the_profile_recomputes_the_pending_digest(client, auth, team):
+    boss, rep, _ = team
+    with time_machine.travel(datetime(2026, 11, 25, 23, 30, tzinfo=UTC), tick=False):  # Wed 18:30 New York
+        auth.login(boss).post("/api/v1/items", json={"owner_id": rep.id, "title": "Forecast"})
+        assert pending(rep.id).due_at == datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # Thu 09:00 New York
+        assert auth.login(rep).patch("/api/v1/me", json={"time_zone": "Asia/Tokyo"}).status_code == 200
+    assert pending(rep.id).due_at == datetime(2026, 11, 26, 0, 0, tzinfo=UTC)  # Thu 09:00 Tokyo
 
 def test_push_disabled_keeps_the_inbox_but_schedules_no_push(client, auth, team):
     boss, rep, _ = team
@@ -287,6 +316,15 @@ def test_configured_vapid_key_is_used(client, auth, team, app):
     private = ec.generate_private_key(ec.SECP256R1())
     app.config["PLATE_VAPID_PRIVATE_KEY"] = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    expected = b64url(private.public_key().public_bytes(serialization.Encoding.X962,
+                                                        serialization.PublicFormat.UncompressedPoint))
+    assert auth.login(rep).get("/api/v1/push/public-key").json == {"public_key": expected}
+
+
+def test_configured_vapid_key_may_be_the_raw_base64url_private_key(client, auth, team, app):
+    _, rep, _ = team
+    private = ec.generate_private_key(ec.SECP256R1())
+    app.config["PLATE_VAPID_PRIVATE_KEY"] = b64url(private.private_numbers().private_value.to_bytes(32, "big"))
     expected = b64url(private.public_key().public_bytes(serialization.Encoding.X962,
                                                         serialization.PublicFormat.UncompressedPoint))
     assert auth.login(rep).get("/api/v1/push/public-key").json == {"public_key": expected}

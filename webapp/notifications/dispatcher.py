@@ -1,8 +1,11 @@
 """Running the dispatcher for an app: one pass, a loop, or a thread inside `make run`'s server."""
+import fcntl
 import logging
 import threading
+from contextlib import contextmanager
 
 from flask import Flask
+from sqlalchemy.engine import make_url
 
 from webapp.extensions import db
 from webapp.notifications import worker
@@ -32,11 +35,40 @@ def _sender(app: Flask, name: str, processes: int):
 
 
 def tick(app: Flask, name: str = "dispatcher") -> worker.PassReport:
-    with app.app_context():
+    """One pass; on SQLite only while no other dispatcher of the same database file is in a pass."""
+    with app.app_context(), sqlite_pass_lock(app) as ours:
+        if not ours:
+            log.info("another dispatcher is in a pass on this SQLite database; this one waits for the next")
+            return worker.PassReport()
         try:
             return worker.tick(db.session, dispatch_sender_for(app), app.config["SECRET_KEY"], name=name)
         finally:
             db.session.remove()
+
+
+@contextmanager
+def sqlite_pass_lock(app: Flask):
+    """Yields whether this dispatcher may run a pass now.
+
+    SQLite has one writer and no SKIP LOCKED, so two dispatchers of one database file (say `make run`'s
+    in-process one and a `flask push run`) take turns: a pass holds an exclusive lock on a file beside the
+    database, and one that finds it held skips. The operating system releases the lock of a dispatcher
+    that dies. PostgreSQL dispatchers need no lock: they claim work with FOR UPDATE SKIP LOCKED.
+    """
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        yield True
+        return
+    with open(f"{url.database}.dispatch-lock", "a+b") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 def run(app: Flask, interval: float, stop: threading.Event | None = None, name: str = "dispatcher") -> None:
