@@ -32,7 +32,7 @@ from webapp.clock import now  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import Delivery, Item, Notification, Organization, PendingDigest, PushSubscription, User  # noqa: E402
 from webapp.notifications import worker  # noqa: E402
-from webapp.notifications.payload import encode_payload  # noqa: E402
+from webapp.notifications.payload import encode_payload, tag_for, topic_for  # noqa: E402
 from webapp.notifications.sender import PushSender  # noqa: E402
 
 SECRET = "bench-secret"
@@ -113,7 +113,7 @@ def encryption_ceiling(device: Device, payload: bytes, count: int) -> float:
 def sample_payload(app) -> bytes:
     with app.app_context():
         digest = db.session.scalars(select(Delivery)).first().digest
-        return encode_payload(worker.digest_payload(digest))
+        return encode_payload(worker.digest_payload(digest, tag=tag_for(topic_for(digest.user_id, SECRET))))
 
 
 def main() -> None:

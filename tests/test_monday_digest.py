@@ -11,6 +11,7 @@ from tests.test_worker import FakeSender, subscribe
 from webapp.extensions import db
 from webapp.models import Digest, NotificationPreferences, PendingDigest
 from webapp.notifications import worker
+from webapp.notifications.payload import tag_for, topic_for
 
 SECRET = "test"
 # Monday 16 March 2026. Kolkata is UTC+05:30: its 09:00 digest is at 03:30 UTC. New York is on
@@ -61,7 +62,8 @@ def test_first_monday_digest_says_how_many_wait_even_with_nothing_else_to_tell(t
     tick(sender, KOLKATA_MONDAY_0900)
 
     assert pushes_to(sender, ravi) == [{"title": "Still needed?", "body": "3 items wait for your review",
-                                        "url": "/review", "count": 1, "items": [REVIEW_LINE]}]
+                                        "url": "/review", "count": 1, "items": [REVIEW_LINE],
+                                        "tag": tag_for(topic_for(ravi.id, SECRET))}]
     assert pushes_to(sender, dana) == []  # still Sunday night in New York
 
 

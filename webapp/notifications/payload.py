@@ -1,6 +1,7 @@
 """One digest as a Web Push payload: one line per item, small enough for any push service.
 
-The payload is {title, body, url, count, items: [{id, title, what}]}. Several events on one item
+The payload is {title, body, url, count, items: [{id, title, what}], tag}; `tag` is the same for all of a
+person's digests, so the service worker shows one notification per person and a newer one replaces it. Several events on one item
 collapse into one line whose `what` summarizes them ("added · due Fri", "completed by Dana").
 The weekly Monday digest may start with a line that is no item: {id: null, title: "Still needed?",
 what: "3 items wait for your review", url: "/review"}.
@@ -84,10 +85,12 @@ def build_digest_payload(
     max_items: int | None = None,
     max_bytes: int = MAX_PAYLOAD_BYTES,
     review_waiting: int = 0,
+    tag: str | None = None,
 ) -> dict:
     """The payload of one digest; `today` is the recipient's local date; `max_items` lowers the cut after a 413.
 
     `review_waiting` (the weekly Monday digest) adds a first line saying how many items wait for "Still needed?".
+    `tag` names the recipient's notification, so that their newer digest replaces the older on a device.
     """
     lines = digest_lines(events, today)
     if review_waiting:
@@ -97,17 +100,17 @@ def build_digest_payload(
     limit = len(lines) if max_items is None else max(0, min(max_items, len(lines)))
 
     def fits(shown: int) -> bool:
-        return len(encode_payload(_payload(lines, shown, url, urgent))) <= max_bytes
+        return len(encode_payload(_payload(lines, shown, url, urgent, tag))) <= max_bytes
 
     if fits(limit):  # the usual digest: everything fits
-        return _payload(lines, limit, url, urgent)
+        return _payload(lines, limit, url, urgent, tag)
     if not fits(0):
         raise ValueError("The digest does not fit in a push even without items; is the url too long?")
     lo, hi = 0, limit - 1  # the largest number of lines that fits (size grows with every line)
     while lo < hi:
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
-    return _payload(lines, lo, url, urgent)
+    return _payload(lines, lo, url, urgent, tag)
 
 
 def review_line(waiting: int) -> dict:
@@ -116,10 +119,16 @@ def review_line(waiting: int) -> dict:
     return {"id": None, "title": "Still needed?", "what": what, "url": REVIEW_URL}
 
 
-def build_test_payload(url: str = "/") -> dict:
+def build_test_payload(url: str = "/", tag: str | None = None) -> dict:
     """The payload of the push a person asks for to check their device."""
-    return {"title": "Plate notifications work", "body": "This is the test you asked for.",
-            "url": url, "count": 0, "items": []}
+    payload = {"title": "Plate notifications work", "body": "This is the test you asked for.",
+               "url": url, "count": 0, "items": []}
+    return {**payload, "tag": tag} if tag else payload
+
+
+def tag_for(topic: str) -> str:
+    """The notification tag of a person's digests (from their opaque Topic): one on screen per person."""
+    return f"plate-{topic}"
 
 
 def digest_lines(events: Iterable[DigestEvent], today: date) -> list[dict]:
@@ -192,7 +201,7 @@ def describe_due(due_on: date | None, today: date) -> str:
     return f"due {due_on.day} {due_on:%b}"
 
 
-def _payload(lines: list[dict], shown: int, url: str, urgent: bool) -> dict:
+def _payload(lines: list[dict], shown: int, url: str, urgent: bool, tag: str | None = None) -> dict:
     count = len(lines)
     items = lines[:shown]
     prefix = "Urgent: " if urgent else ""
@@ -205,7 +214,8 @@ def _payload(lines: list[dict], shown: int, url: str, urgent: bool) -> dict:
         if count > len(in_body):
             body_lines.append(f"and {count - len(in_body)} more")
         body = "\n".join(body_lines)
-    return {"title": title, "body": body, "url": url, "count": count, "items": items}
+    payload = {"title": title, "body": body, "url": url, "count": count, "items": items}
+    return {**payload, "tag": tag} if tag else payload
 
 
 def _clip(text: str, limit: int) -> str:

@@ -51,6 +51,7 @@ from webapp.notifications.payload import (
     DigestEvent,
     build_digest_payload,
     build_test_payload,
+    tag_for,
     topic_for,
 )
 from webapp.notifications.schedule import (
@@ -186,15 +187,15 @@ def _event(note) -> dict:
             "urgent": note.urgent}
 
 
-def digest_payload(digest, max_items: int | None = None) -> dict:
+def digest_payload(digest, max_items: int | None = None, tag: str | None = None) -> dict:
     """The push payload of a digest (anything with its kind, payload and urgent), cut to `max_items` lines after a 413."""
     if digest.kind == "test":
-        return build_test_payload(url="/settings")
+        return build_test_payload(url="/settings", tag=tag)
     events = [DigestEvent(**{**e, "due_on": date.fromisoformat(e["due_on"]) if e["due_on"] else None})
               for e in digest.payload["events"]]
     return build_digest_payload(events, today=date.fromisoformat(digest.payload["today"]), url="/",
                                 urgent=digest.urgent, max_items=max_items,
-                                review_waiting=digest.payload.get("review", 0))
+                                review_waiting=digest.payload.get("review", 0), tag=tag)
 
 
 # --- the weekly "Still needed?" line: in the first digest of each person's local Monday ---------------
@@ -417,11 +418,11 @@ def start_deliveries(session: Session, sender, deliveries: list[Leased], topic_s
     messages = []
     for delivery in sendable:
         key = (delivery.digest_id, delivery.max_items)
+        topic = _topic(delivery.user_id, topic_secret)
         if key not in payloads:  # one digest, several devices: built once
-            payloads[key] = digest_payload(delivery, delivery.max_items)
+            payloads[key] = digest_payload(delivery, delivery.max_items, tag=tag_for(topic))
         ttl = delivery.digest_ttl if delivery.kind == "test" else _ttl(settings[delivery.user_id], at)
-        messages.append(sender.message(delivery.device, payload=payloads[key], ttl=ttl,
-                                       topic=_topic(delivery.user_id, topic_secret),
+        messages.append(sender.message(delivery.device, payload=payloads[key], ttl=ttl, topic=topic,
                                        urgency="high" if delivery.urgent else "normal", attempt=delivery.attempts))
     return InFlight(sendable, postponed, gone, settings, at, sender.submit(messages))
 
