@@ -8,7 +8,7 @@ PORT ?= 5000
 # Test processes (pytest-xdist); each gets its own SQLite files and PostgreSQL database.
 TEST_WORKERS ?= auto
 
-.PHONY: install run migrate demo test chromium bench serve clean
+.PHONY: install run migrate demo test chromium wrk bench serve clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,13 +49,24 @@ test: install chromium
 	@$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure, not a pass."; exit 1; fi; exit $$rc
 
-# Each benchmark prints ratios measured side by side in one run (see README, Figures).
-bench: install chromium
+# Each benchmark prints ratios measured side by side in one run (see README, Figures). SQLite always;
+# PostgreSQL too when TEST_DATABASE_URL names a server (each benchmark makes and drops its own databases).
+PG_BENCH = $(if $(TEST_DATABASE_URL),--database-url $(TEST_DATABASE_URL),)
+bench: install chromium wrk
 	$(PY) bench/api.py
+	$(if $(TEST_DATABASE_URL),$(PY) bench/api.py $(PG_BENCH))
 	$(PY) bench/push.py
+	$(if $(TEST_DATABASE_URL),$(PY) bench/push.py $(PG_BENCH))
 	$(PY) bench/pwa.py
-	$(PY) bench/record.py
-	$(PY) bench/load.py
+	$(PY) bench/record.py $(PG_BENCH)
+	$(PY) bench/load.py $(if $(TEST_DATABASE_URL),$(PG_BENCH),--backends sqlite)
+
+# bench/api.py drives gunicorn with wrk, from Debian's packages.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "wrk not found: install it (apt-get install wrk) for bench/api.py."; exit 1; fi; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts

@@ -86,10 +86,11 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def request_latencies(url: str, secret: str, login: dict, path: str, check):
+def request_latencies(url: str, secret: str, login: dict, path: str, check, before=None):
     """A generator of single GET latencies (seconds) through the whole Flask stack, in process.
 
-    `check(response)` asserts the answer is the one being measured, so a broken read cannot look fast.
+    `check(response)` asserts the answer is the one being measured, so a broken read cannot look fast;
+    `before(app)`, if given, runs before each request, outside the time measured.
     """
     from webapp import create_app
 
@@ -98,6 +99,8 @@ def request_latencies(url: str, secret: str, login: dict, path: str, check):
     client = app.test_client()
     client.post("/api/v1/session", json=login)
     while True:
+        if before is not None:
+            before(app)
         started = time.perf_counter()
         response = client.get(path)
         elapsed = time.perf_counter() - started
