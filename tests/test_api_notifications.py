@@ -267,6 +267,20 @@ def test_subscribing_twice_answers_201_then_200_without_a_duplicate(client, auth
     assert db.session.query(PushSubscription).count() == 0
 
 
+def test_each_person_lists_only_their_own_devices_and_a_device_that_moved_leaves_the_old_list(client, auth, team):
+    boss, rep, _ = team
+    phone, laptop = device("https://fcm.googleapis.com/fcm/send/phone"), device("https://fcm.googleapis.com/fcm/send/laptop")
+    auth.login(rep)
+    client.post("/api/v1/push/subscriptions", json=phone)
+    client.post("/api/v1/push/subscriptions", json=laptop)
+    assert sorted(s["endpoint"] for s in client.get("/api/v1/push/subscriptions").json) == [
+        laptop["endpoint"], phone["endpoint"]]
+
+    auth.login(boss).post("/api/v1/push/subscriptions", json=laptop)  # the boss signs in on the rep's laptop
+
+    assert [s["endpoint"] for s in client.get("/api/v1/push/subscriptions").json] == [laptop["endpoint"]]
+    assert [s["endpoint"] for s in auth.login(rep).get("/api/v1/push/subscriptions").json] == [phone["endpoint"]]
+
 @pytest.mark.parametrize("endpoint", [
     "https://evil.example/push/1",
     "http://fcm.googleapis.com/fcm/send/1",  # right host, wrong scheme

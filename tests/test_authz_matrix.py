@@ -100,6 +100,7 @@ ROWS = [
     Row("GET", "/api/v1/notifications",               "401 200 200 200 200 200 200 200"),
     Row("POST", "/api/v1/notifications/read",         "401 200 200 200 200 200 200 200", {"all": True}),
     Row("GET", "/api/v1/push/public-key",             "401 200 200 200 200 200 200 200"),
+    Row("GET", "/api/v1/push/subscriptions",          "401 200 200 200 200 200 200 200"),
     Row("POST", "/api/v1/push/subscriptions",         "401 201 201 201 201 201 201 201", lambda ids: {
         "endpoint": f"{ENDPOINT}{ids['relation_key']}", "keys": {"p256dh": DEVICE.p256dh, "auth": DEVICE.auth}}),
     Row("DELETE", "/api/v1/push/subscriptions",       "401 204 204 204 204 204 204 204",

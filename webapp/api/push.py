@@ -24,6 +24,14 @@ def public_key():
     return {"public_key": keys.application_server_key(keys.load_vapid(current_app))}
 
 
+@blp.get("/subscriptions")
+@blp.response(200, SubscriptionOut(many=True))
+def list_subscriptions():
+    """Your devices that get pushes, newest first: a page compares its own subscription with these on every
+    visit and posts it again when the server no longer has it (a 404/410 removed it, or it changed)."""
+    return notifications.subscriptions_of(db.session, actor())
+
+
 @blp.post("/subscriptions")
 @blp.arguments(SubscriptionIn())
 @blp.response(201, SubscriptionOut)

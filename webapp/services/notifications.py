@@ -133,6 +133,11 @@ def subscribe(session: Session, user: User, data: dict, allowed_origins: list[st
     return subscription, created
 
 
+def subscriptions_of(session: Session, user: User) -> list[PushSubscription]:
+    return list(session.scalars(select(PushSubscription).where(PushSubscription.user_id == user.id)
+                                .order_by(PushSubscription.created_at.desc(), PushSubscription.id.desc())))
+
+
 def unsubscribe(session: Session, user: User, endpoint: str) -> None:
     subscription = session.scalar(
         select(PushSubscription).where(PushSubscription.endpoint == endpoint, PushSubscription.user_id == user.id))
