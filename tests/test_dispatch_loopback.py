@@ -1,0 +1,78 @@
+"""The dispatcher against a push service on 127.0.0.1 that checks VAPID and decrypts: what its answers do."""
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from tests.factories import make_item, make_org, make_user
+from tests.loopback_push import LoopbackPushService
+from webapp.extensions import db
+from webapp.models import Delivery, DeliveryAttempt, PushSubscription
+from webapp.notifications import dispatcher
+
+ADDED = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)   # 10:30 in Kolkata
+DIGEST = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)  # the 13:00 digest there
+
+
+@pytest.fixture
+def service():
+    with LoopbackPushService() as running:
+        yield running
+
+
+@pytest.fixture
+def ravi(app, ctx, service):
+    boss = make_user(make_org(), "Dana", time_zone="Europe/London")
+    ravi = make_user(boss.organization, "Ravi", boss, time_zone="Asia/Kolkata")
+    for name in ("phone", "laptop"):
+        keys = service.device(f"ravi-{name}").subscription()
+        db.session.add(PushSubscription(user_id=ravi.id, endpoint=keys["endpoint"], p256dh=keys["keys"]["p256dh"],
+                                        auth=keys["keys"]["auth"]))
+    with time_machine.travel(ADDED, tick=False):
+        make_item(ravi, boss, "Update the Q4 pipeline")
+        db.session.commit()
+    return ravi
+
+
+def tick(app, at):
+    with time_machine.travel(at, tick=False):
+        return dispatcher.tick(app)
+
+
+def test_a_410_removes_only_that_device_and_the_other_still_gets_the_digest(app, service, ravi):
+    service.answers["ravi-laptop"].append((410, {}))
+
+    report = tick(app, DIGEST)
+
+    assert report.outcomes == {"delivered": 1, "gone": 1}
+    assert [received.device for received in service.received] == ["ravi-phone"]
+    assert service.received[0].payload["items"][0]["title"] == "Update the Q4 pipeline"
+    db.session.expire_all()
+    assert db.session.scalars(select(PushSubscription.endpoint)).all() == [f"{service.origin}/push/ravi-phone"]
+
+
+def test_a_429_is_retried_after_its_retry_after_and_both_answers_are_kept(app, service, ravi):
+    service.answers["ravi-phone"].append((429, {"Retry-After": "120"}))
+
+    tick(app, DIGEST)
+    tick(app, DIGEST + timedelta(seconds=119))
+    assert [received.device for received in service.received] == ["ravi-laptop"]
+    tick(app, DIGEST + timedelta(seconds=120))
+
+    assert sorted(received.device for received in service.received) == ["ravi-laptop", "ravi-phone"]
+    db.session.expire_all()
+    assert sorted(db.session.scalars(select(DeliveryAttempt.status_code))) == [201, 201, 429]
+    assert set(db.session.scalars(select(Delivery.status))) == {"delivered"}
+
+
+def test_a_500_backs_off_and_is_delivered_later_without_a_second_digest(app, service, ravi):
+    service.answers["ravi-phone"].append((500, {}))
+
+    tick(app, DIGEST)
+    tick(app, DIGEST + timedelta(minutes=61))  # past the longest first backoff (30 s to 60 s)
+
+    phone = [received for received in service.received if received.device == "ravi-phone"]
+    assert len(phone) == 1 and phone[0].payload["count"] == 1
+    db.session.expire_all()
+    assert db.session.scalars(select(DeliveryAttempt.status_code).order_by(DeliveryAttempt.id)).all().count(500) == 1
