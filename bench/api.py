@@ -21,15 +21,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
-from bench.common import gunicorn, percentile, request_latencies, scratch_database, wrk  # noqa: E402
-from webapp import create_app  # noqa: E402
+from bench.common import gunicorn, percentile, request_latencies, scratch_database, seeding, wrk  # noqa: E402
 from webapp.clock import now  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.models import Item, Organization, User  # noqa: E402
+from webapp.models import Item, User  # noqa: E402
 
 PASSWORD = "benchmark password"
 SECRET = "bench-secret"
@@ -37,12 +35,7 @@ SECRET = "bench-secret"
 
 def seed(url: str, people: int, items_per_person: int, open_per_person: int) -> int:
     """Migrate and fill a database; returns the id of the person whose plate is read."""
-    app = create_app({"SECRET_KEY": SECRET, "SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        upgrade()
-        organization = Organization(name="Bench Inc")
-        db.session.add(organization)
-        db.session.flush()
+    with seeding(url, SECRET) as (_app, organization):
         password_hash = generate_password_hash(PASSWORD)
         boss = User(organization_id=organization.id, name="Boss", email="boss@bench.test",
                     password_hash=password_hash, time_zone="Europe/Berlin", is_admin=True)
@@ -72,12 +65,8 @@ def seed(url: str, people: int, items_per_person: int, open_per_person: int) -> 
                     batch.clear()
         if batch:
             db.session.execute(insert(Item), batch)
-        db.session.commit()
-        if url.startswith("postgresql"):
-            db.session.execute(text("ANALYZE"))
-            db.session.commit()
-        db.engine.dispose()
-        return boss.id
+        boss_id = boss.id
+    return boss_id
 
 
 def throughput(url: str, person_id: int, seconds: int, rounds: int, workdir: Path) -> dict:

@@ -37,6 +37,33 @@ def scratch_database(server_url: str | None, name: str, workdir: Path):
         admin.dispose()
 
 
+@contextmanager
+def seeding(url: str, secret: str, organization_name: str = "Bench Inc"):
+    """A migrated database with a new organization, inside an app context; yields (app, organization).
+
+    Fill it in the block; at its end the rows are committed, the planner's statistics refreshed
+    (ANALYZE) and the connections closed, so the benchmark's own server starts from a settled file.
+    """
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from webapp import create_app
+    from webapp.extensions import db
+    from webapp.models import Organization
+
+    app = create_app({"SECRET_KEY": secret, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+        organization = Organization(name=organization_name)
+        db.session.add(organization)
+        db.session.flush()
+        yield app, organization
+        db.session.commit()
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        db.engine.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -27,15 +27,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import create_engine, insert, select, text  # noqa: E402
+from sqlalchemy import insert, select  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
-from bench.common import ROOT, free_port, percentile, scratch_database, wait_for_port  # noqa: E402
-from webapp import create_app  # noqa: E402
+from bench.common import ROOT, free_port, percentile, scratch_database, seeding, wait_for_port  # noqa: E402
 from webapp.clock import now  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.models import Item, Organization, User  # noqa: E402
+from webapp.models import Item, User  # noqa: E402
 
 PASSWORD = "load test password"
 SECRET = "bench-load-secret"
@@ -59,12 +57,7 @@ class Tally:
 
 def seed(url: str, users: int) -> list[Person]:
     """Migrate and fill: managers with TEAM_SIZE reports each, every person with open items; one password."""
-    app = create_app({"SECRET_KEY": SECRET, "SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        upgrade()
-        organization = Organization(name="Load Test Inc")
-        db.session.add(organization)
-        db.session.flush()
+    with seeding(url, SECRET, "Load Test Inc") as (_app, organization):
         password_hash = generate_password_hash(PASSWORD)
         managers = users // (TEAM_SIZE + 1)
         at = now()
@@ -85,11 +78,6 @@ def seed(url: str, users: int) -> list[Person]:
                   "position": 1024.0 * (n + 1), "version": 1, "created_at": at, "updated_at": at}
                  for user_id, _, _ in people for n in range(ITEMS_PER_PERSON)]
         db.session.execute(insert(Item), items)
-        db.session.commit()
-        if url.startswith("postgresql"):
-            db.session.execute(text("ANALYZE"))
-            db.session.commit()
-        db.engine.dispose()
     reports: dict[int, list[int]] = {}
     for user_id, _, manager_id in people:
         if manager_id is not None:

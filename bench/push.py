@@ -20,17 +20,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flask_migrate import upgrade  # noqa: E402
 from py_vapid import Vapid02  # noqa: E402
 from pywebpush import WebPusher  # noqa: E402
 from sqlalchemy import delete, insert, select  # noqa: E402
 
-from bench.common import scratch_database  # noqa: E402
+from bench.common import scratch_database, seeding  # noqa: E402
 from tests.loopback_push import Device  # noqa: E402
-from webapp import create_app  # noqa: E402
 from webapp.clock import now  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.models import Delivery, Item, Notification, Organization, PendingDigest, PushSubscription, User  # noqa: E402
+from webapp.models import Delivery, Item, Notification, PendingDigest, PushSubscription, User  # noqa: E402
 from webapp.notifications import worker  # noqa: E402
 from webapp.notifications.payload import encode_payload, tag_for, topic_for  # noqa: E402
 from webapp.notifications.sender import PushSender  # noqa: E402
@@ -47,13 +45,8 @@ def push_service() -> tuple[subprocess.Popen, str]:
 
 def seed(url: str, people: int, due: int, origin: str) -> dict:
     """People each with a device, an item and a pending digest; `due` of them due now, the rest tomorrow."""
-    app = create_app({"SECRET_KEY": SECRET, "SQLALCHEMY_DATABASE_URI": url})
     device = Device(f"{origin}/push/x")
-    with app.app_context():
-        upgrade()
-        organization = Organization(name="Bench Inc")
-        db.session.add(organization)
-        db.session.flush()
+    with seeding(url, SECRET) as (app, organization):
         at = now()
         for start in range(0, people, 10_000):
             db.session.execute(insert(User), [
@@ -70,8 +63,6 @@ def seed(url: str, people: int, due: int, origin: str) -> dict:
                 {"organization_id": organization.id, "owner_id": uid, "created_by_id": ids[0], "title": TITLE,
                  "notes": "", "priority": "high", "urgent": False, "status": "open", "position": 1024.0,
                  "version": 1, "created_at": at, "updated_at": at} for uid in chunk])
-        db.session.commit()
-        db.engine.dispose()
     return {"app": app, "device": device}
 
 

@@ -15,22 +15,18 @@ import os
 import random
 import sys
 import tempfile
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, time as day_time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import create_engine, insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
-from bench.common import percentile, request_latencies, scratch_database  # noqa: E402
-from webapp import create_app  # noqa: E402
+from bench.common import percentile, request_latencies, scratch_database, seeding  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.models import Item, Organization, User  # noqa: E402
+from webapp.models import Item, User  # noqa: E402
 
 PASSWORD = "benchmark password"
 SECRET = "bench-secret"
@@ -77,13 +73,8 @@ def _item_row(org_id: int, owner_id: int, creator_id: int, finished_at: datetime
 
 def seed(url: str) -> tuple[int, int]:
     """Migrate and fill a database; returns the ids of the light and the heavy person."""
-    app = create_app({"SECRET_KEY": SECRET, "SQLALCHEMY_DATABASE_URI": url})
     rng = random.Random(6)
-    with app.app_context():
-        upgrade()
-        organization = Organization(name="Bench Inc")
-        db.session.add(organization)
-        db.session.flush()
+    with seeding(url, SECRET) as (_app, organization):
         password_hash = generate_password_hash(PASSWORD)
         boss = User(organization_id=organization.id, name="Boss", email="boss@bench.test",
                     password_hash=password_hash, time_zone=ZONE, is_admin=True)
@@ -106,14 +97,8 @@ def seed(url: str) -> tuple[int, int]:
             rows.append(_item_row(organization.id, heavy.id, boss.id if n % 3 else heavy.id, finished_at, n, rng))
         for start in range(0, len(rows), 5000):
             db.session.execute(insert(Item), rows[start:start + 5000])
-        db.session.commit()
-        if url.startswith("postgresql"):
-            db.session.execute(text("ANALYZE"))
-            db.session.commit()
-        else:
-            db.session.execute(text("ANALYZE"))
-        db.engine.dispose()
-        return light.id, heavy.id
+        ids = light.id, heavy.id
+    return ids
 
 
 def record_latencies(url: str, person_id: int):
