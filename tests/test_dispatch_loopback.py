@@ -1,4 +1,5 @@
-"""The dispatcher against a push service on 127.0.0.1 that checks VAPID and decrypts: what its answers do."""
+"""The dispatcher against a push service on 127.0.0.1 that checks VAPID and decrypts: `flask push keys|tick`,
+what the service's answers do, and dispatchers taking turns on SQLite."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -76,3 +77,31 @@ def test_a_500_backs_off_and_is_delivered_later_without_a_second_digest(app, ser
     assert len(phone) == 1 and phone[0].payload["count"] == 1
     db.session.expire_all()
     assert db.session.scalars(select(DeliveryAttempt.status_code).order_by(DeliveryAttempt.id)).all().count(500) == 1
+
+
+def test_push_keys_then_push_tick_deliver_the_due_digest_and_say_what_was_done(app, service, ravi):
+    keys = app.test_cli_runner().invoke(args=["push", "keys"])
+    assert keys.exit_code == 0 and "VAPID public key:" in keys.output
+
+    with time_machine.travel(DIGEST, tick=False):
+        result = app.test_cli_runner().invoke(args=["push", "tick"])
+
+    assert result.exit_code == 0, result.output
+    assert "1 digests, 2 sends {'delivered': 2}" in result.output
+    assert service.rejected == []
+    assert sorted(received.device for received in service.received) == ["ravi-laptop", "ravi-phone"]
+    assert service.received[0].payload["items"][0]["title"] == "Update the Q4 pipeline"
+
+
+def test_on_sqlite_a_dispatcher_waits_while_another_is_in_a_pass(app, service, ravi, database_url):
+    with time_machine.travel(DIGEST, tick=False):
+        with dispatcher.sqlite_pass_lock(app) as first:  # another dispatcher is in a pass
+            assert first
+            during = dispatcher.tick(app, name="second")
+        after = dispatcher.tick(app, name="second")
+
+    if database_url.startswith("sqlite"):
+        assert (during.digests, during.sent, after.digests, after.sent) == (0, 0, 1, 2)
+    else:  # PostgreSQL dispatchers share the work through SKIP LOCKED instead
+        assert (during.digests, during.sent) == (1, 2)
+    assert len(service.received) == 2
