@@ -1,6 +1,7 @@
 """Browser tests: the app on a live server (SQLite, and PostgreSQL with TEST_DATABASE_URL) driven by Chromium."""
 import os
 import re
+import sys
 import threading
 from pathlib import Path
 
@@ -98,25 +99,85 @@ def _failed(request) -> bool:
     return any(getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call"))
 
 
-def save_screenshots(request, pages) -> None:
-    """On failure, keep what each page showed under tests/artifacts/."""
-    if not _failed(request):
-        return
-    ARTIFACTS.mkdir(exist_ok=True)
-    name = re.sub(r"[^\w.-]+", "_", request.node.nodeid.split("::", 1)[-1])
-    for index, page in enumerate(pages):
+def _photos(pages) -> list[bytes]:
+    shots = []
+    for page in pages:
+        if page.url == "about:blank":  # a persistent context's first tab, never used
+            continue
         try:
-            page.screenshot(path=str(ARTIFACTS / f"{name}-{index}.png"), full_page=True)
+            shots.append(page.screenshot(full_page=True))
         except Exception as error:  # a crashed page cannot be photographed; the test failure says why
-            print(f"no screenshot of page {index}: {error}")
+            print(f"no screenshot of {page.url}: {error}")
+    return shots
+
+
+class OpenedContexts:
+    """Every browser context the test opens, whichever way, so that a failure keeps what each page showed.
+
+    A test often closes its extra contexts in a `finally`, before pytest reports the failure; so a context
+    closed while an exception is on its way up (or once the test has failed) is photographed as it closes.
+    """
+
+    def __init__(self, request):
+        self.request = request
+        self.open: list = []
+        self.shots: list[bytes] = []
+
+    def keep(self, context):
+        self.open.append(context)
+        return context
+
+    def closing(self, context) -> None:
+        if context not in self.open:
+            return
+        self.open.remove(context)
+        if sys.exc_info()[0] is not None or _failed(self.request):
+            self.shots += _photos(context.pages)
+
+    def save_if_failed(self) -> None:
+        """On failure, every page of every context under tests/artifacts/, in the order they were photographed."""
+        if not _failed(self.request):
+            return
+        for context in self.open:
+            self.shots += _photos(context.pages)
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "_", self.request.node.nodeid.split("::", 1)[-1])
+        for index, shot in enumerate(self.shots):
+            (ARTIFACTS / f"{name}-{index}.png").write_bytes(shot)
+
+
+@pytest.fixture(autouse=True)
+def opened_contexts(request, monkeypatch):
+    """Register each context a test opens: from `browser.new_context`, `browser.new_page` or a persistent launch."""
+    from playwright.sync_api import Browser, BrowserContext, BrowserType
+
+    opened = OpenedContexts(request)
+    new_context, new_page = Browser.new_context, Browser.new_page
+    launch_persistent, close = BrowserType.launch_persistent_context, BrowserContext.close
+
+    def page_in_a_context_of_its_own(browser, *args, **kwargs):
+        page = new_page(browser, *args, **kwargs)
+        opened.keep(page.context)
+        return page
+
+    def closing(context, *args, **kwargs):
+        opened.closing(context)
+        return close(context, *args, **kwargs)
+
+    monkeypatch.setattr(Browser, "new_context", lambda self, *a, **kw: opened.keep(new_context(self, *a, **kw)))
+    monkeypatch.setattr(Browser, "new_page", page_in_a_context_of_its_own)
+    monkeypatch.setattr(BrowserType, "launch_persistent_context",
+                        lambda self, *a, **kw: opened.keep(launch_persistent(self, *a, **kw)))
+    monkeypatch.setattr(BrowserContext, "close", closing)
+    yield opened
+    opened.save_if_failed()
 
 
 @pytest.fixture
-def context(browser, phone, request):
+def context(browser, phone, opened_contexts):
     context = browser.new_context(**phone)
     context.set_default_timeout(TIMEOUT_MS)
     yield context
-    save_screenshots(request, context.pages)
     context.close()
 
 

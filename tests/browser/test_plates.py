@@ -3,7 +3,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.factories import make_item, make_org, make_user
+from tests.factories import make_item, make_org, make_user, set_status
 from webapp.extensions import db
 from webapp.models import Item, ItemEvent
 
@@ -205,3 +205,99 @@ def test_team_shows_counts_and_local_time(site, context, page, team):
     expect(row).to_contain_text("Kolkata")
     row.click()
     expect(page.get_by_role("heading", name="Ravi's plate")).to_be_visible()
+
+
+def test_adding_to_a_report_offers_places_only_among_items_of_the_chosen_priority(site, context, page, team):
+    site.log_in(context, "dana@example.test")
+    site.open(page, f"/people/{team['ravi'].id}")
+    page.get_by_role("button", name="Add").click()
+    places = page.locator("[data-placement-list] .slot")
+    expect(places).to_have_text(["Above “Follow up with Tata Motors”", "Above “Send revised quote”",
+                                 "Below the other normal items · where its priority puts it"])
+    expect(page.locator("[data-placement-others]")).to_have_text("Also on the plate: 1 high above.")
+
+    page.get_by_text("High", exact=True).click()
+    expect(places).to_have_text(["Above “Update Q4 pipeline”", "Below the other high items · where its priority puts it"])
+    expect(page.get_by_label("Below the other high items")).to_be_checked()  # the default again, not a stale choice
+    page.get_by_text("Low", exact=True).click()
+    expect(places).to_have_text(["Where low priority puts it · no other low items there"])
+
+
+def test_a_new_high_item_placed_above_another_high_one_leads_the_plate(site, context, page, team):
+    site.log_in(context, "dana@example.test")
+    site.open(page, f"/people/{team['ravi'].id}")
+    page.get_by_role("button", name="Add").click()
+    page.get_by_label("What needs doing").fill("Call the Pune office")
+    page.get_by_text("High", exact=True).click()
+    page.get_by_text("Above “Update Q4 pipeline”").click()
+    page.get_by_role("button", name="Add", exact=True).last.click()
+
+    high = page.locator(".group-high .item-title")
+    expect(high).to_have_text(["Call the Pune office", "Update Q4 pipeline"])
+    site.wait_until_synced(page)
+    assert [i.title for i in server_items(team["ravi"].id)] == [
+        "Call the Pune office", "Update Q4 pipeline", "Follow up with Tata Motors", "Send revised quote"]
+    page.reload()
+    expect(high).to_have_text(["Call the Pune office", "Update Q4 pipeline"])
+
+
+def test_moving_an_item_never_takes_it_out_of_its_priority_group(site, context, page, team):
+    site.log_in(context, "ravi@example.test")
+    site.open(page)
+    page.get_by_role("button", name="More for Follow up with Tata Motors").click()  # the first normal item
+    expect(page.get_by_role("button", name="Move up")).to_be_disabled()  # the high item above is another group
+    page.get_by_role("button", name="Move down").click()
+    expect(page.locator(".group-normal .item-title")).to_have_text(["Send revised quote", "Follow up with Tata Motors"])
+    page.get_by_role("button", name="More for Update Q4 pipeline").click()  # the only high item
+    expect(page.get_by_role("button", name="Move up")).to_be_disabled()
+    expect(page.get_by_role("button", name="Move down")).to_be_disabled()
+    page.keyboard.press("Escape")
+    site.wait_until_synced(page)
+    assert [i.title for i in server_items(team["ravi"].id)] == [
+        "Update Q4 pipeline", "Send revised quote", "Follow up with Tata Motors"]
+
+
+@pytest.fixture
+def long_plate(ctx):
+    """Ravi has 260 open items (more than a page of 50 and one of 200 after it) and 60 done ones."""
+    org = make_org()
+    ravi = make_user(org, "Ravi Menon", email="ravi@example.test")
+    for n in range(1, 261):
+        make_item(ravi, title=f"Open {n:03}")
+    for n in range(1, 61):
+        set_status(make_item(ravi, title=f"Done {n:02}"))
+    db.session.commit()
+    return ravi
+
+
+def test_every_open_item_of_a_long_plate_shows_and_done_items_come_a_page_at_a_time(site, context, page, long_plate):
+    site.log_in(context, "ravi@example.test")
+    site.open(page)
+    expect(titles(page)).to_have_count(260)
+    expect(titles(page).last).to_have_text("Open 260")
+
+    page.get_by_role("tab", name="Done").click()
+    expect(titles(page)).to_have_count(50)
+    expect(titles(page).first).to_have_text("Done 60")  # newest first
+    page.get_by_role("button", name="Show more").click()
+    expect(titles(page)).to_have_count(60)
+    expect(titles(page).last).to_have_text("Done 01")
+    expect(page.get_by_role("button", name="Show more")).to_have_count(0)  # nothing older
+
+
+def test_a_long_plate_opened_once_shows_all_its_open_items_offline(site, context, page, long_plate):
+    site.log_in(context, "ravi@example.test")
+    site.open(page)
+    site.wait_for_worker(page)
+    path = f"/api/v1/people/{long_plate.id}/plate?status=open"
+    site.wait_until_cached(page, path)
+    cursor = page.request.get(f"{site.url}{path}").json()["next_cursor"]
+    while cursor:  # the pages after the first, as the plate read them
+        next_page = f"{path}&limit=200&cursor={cursor}"
+        site.wait_until_cached(page, next_page)
+        cursor = page.request.get(f"{site.url}{next_page}").json()["next_cursor"]
+
+    context.set_offline(True)
+    page.reload()
+    expect(titles(page)).to_have_count(260)
+    expect(page.locator('[data-banner="offline"]')).to_contain_text("Offline · last updated")

@@ -1,10 +1,11 @@
 // The Add sheet: one tap from every page; adding to someone else's plate shows what is already on it.
-import { get } from "./api.js";
 import { dueLabel, presetDate } from "./format.js";
 import { applyPending, enqueue, pending } from "./outbox.js";
 import { addableOwners, peopleBelow, person, session, zoneOf } from "./store.js";
 import { h, openSheet, showFormError, toast } from "./ui.js";
+import { openItems } from "./views/plate.js";
 
+const PRIORITIES = ["high", "normal", "low"]; // the order of the plate's groups
 const sheet = () => document.getElementById("add-sheet");
 const asking = (form) => form.querySelector('input[name="mode"]:checked')?.value === "team";
 
@@ -51,7 +52,11 @@ export async function openAddSheet(ownerId, { askTeam = false } = {}) {
 let placementFor = null;
 let placementItems = [];
 
-/** Someone else's plate: list their open items so the new one is placed among them, deliberately. */
+/**
+ * Someone else's plate: list their open items so the new one is placed among them, deliberately.
+ * The plate shows each priority as a group, so the choices are the places inside the chosen priority's
+ * group; a place beside an item of another priority would not show where the person put it.
+ */
 async function showPlacement(form, reload = true) {
   const ownerId = Number(form.owner_id.value);
   const box = form.querySelector("#add-placement");
@@ -61,13 +66,16 @@ async function showPlacement(form, reload = true) {
     return;
   }
   box.hidden = false;
-  box.querySelector("[data-owner-name]").textContent = person(ownerId)?.name.split(" ")[0] || "their";
+  const firstName = person(ownerId)?.name.split(" ")[0];
+  box.querySelector("[data-owner-name]").textContent = firstName ? `${firstName}'s` : "their";
   const list = box.querySelector("[data-placement-list]");
+  const others = box.querySelector("[data-placement-others]");
   if (reload || placementFor !== ownerId) {
     placementFor = ownerId;
+    others.textContent = "";
     list.replaceChildren(h("p", { class: "hint" }, "Loading their plate…"));
     try {
-      const plate = await get(`/people/${ownerId}/plate?status=open&limit=200`);
+      const plate = await openItems(ownerId);
       if (placementFor !== ownerId) return;
       placementItems = applyPending(plate.items, await pending(), { ownerId, status: "open" });
     } catch (error) {
@@ -77,19 +85,30 @@ async function showPlacement(form, reload = true) {
     }
   }
   const priority = form.querySelector('input[name="priority"]:checked').value;
+  box.querySelector("[data-placement-priority]").textContent = priority;
+  const group = placementItems.filter((item) => item.priority === priority);
   const option = (value, label, extra, checked = false) => h("label", { class: "slot" },
     h("input", { type: "radio", name: "placement", value, checked }), h("span", {}, label, extra || ""));
   const zone = zoneOf(ownerId);
-  const rows = placementItems.map((item) => {
+  const rows = group.map((item) => {
     const due = dueLabel(item.due_on, zone);
-    return option(`before:${item.id}`, `Above “${item.title}”`,
-      h("small", {}, ` ${item.priority}${item.urgent ? " · urgent" : ""}${due ? ` · ${due.text}` : ""}`));
+    const details = [item.urgent ? "urgent" : "", due ? due.text : ""].filter(Boolean).join(" · ");
+    return option(`before:${item.id}`, `Above “${item.title}”`, details ? h("small", {}, ` ${details}`) : "");
   });
-  const last = placementItems.at(-1);
-  list.replaceChildren(
-    option("", `Where ${priority} priority puts it`, placementItems.length ? "" : h("small", {}, " (their plate is empty)"), true),
-    ...rows,
-    last ? option(`after:${last.id}`, "At the very bottom") : "");
+  // In plate order, each choice a place in the group; the default (below them all) is where the server puts it.
+  list.replaceChildren(...rows, group.length
+    ? option("", `Below the other ${priority} items`, h("small", {}, " · where its priority puts it"), true)
+    : option("", `Where ${priority} priority puts it`, h("small", {}, ` · no other ${priority} items there`), true));
+  others.textContent = otherGroups(placementItems, priority);
+}
+
+/** "Also on the plate: 2 high above, 4 low below." — the groups the new item is not placed among. */
+function otherGroups(items, priority) {
+  const counts = PRIORITIES.filter((p) => p !== priority)
+    .map((p) => [p, items.filter((item) => item.priority === p).length]).filter(([, n]) => n);
+  const rank = (p) => PRIORITIES.indexOf(p);
+  const words = counts.map(([p, n]) => `${n} ${p} ${rank(p) < rank(priority) ? "above" : "below"}`);
+  return words.length ? `Also on the plate: ${words.join(", ")}.` : "";
 }
 
 async function submit(event, form) {

@@ -7,12 +7,56 @@ import { askDropReason, h, openSheet, toast } from "../ui.js";
 
 const GROUPS = [["high", "High priority"], ["normal", "Normal"], ["low", "Low priority"]];
 const TABS = [["open", "Open"], ["done", "Done"], ["dropped", "Dropped"]];
+const OPEN_PAGE_SIZE = 200; // the API's largest page
+const MOST_PAGES = 50; // a guard against a cursor that never ends, far beyond any real plate
+
+/**
+ * Every open item of a plate, in plate order: the first read at the API's default size (most plates are
+ * that one small read), then pages of 200. Each page is a read the service worker keeps, so offline the
+ * same pages come back; one this device never read ends the list early, and `incomplete` says so.
+ */
+export async function openItems(ownerId) {
+  const base = `/people/${ownerId}/plate?status=open`;
+  let page = await get(base);
+  const items = [...page.items];
+  let incomplete = false;
+  for (let read = 1; page.next_cursor && read < MOST_PAGES; read += 1) {
+    try {
+      page = await get(`${base}&limit=${OPEN_PAGE_SIZE}&cursor=${encodeURIComponent(page.next_cursor)}`);
+    } catch (error) {
+      if (!error.offline) throw error;
+      incomplete = true;
+      break;
+    }
+    items.push(...page.items);
+  }
+  return { person: page.person, items: unique(items), incomplete };
+}
+
+/** Done or dropped items, newest first: `pages` pages of the API's default size; `next` continues them. */
+async function closedItems(ownerId, status, pages, after = null) {
+  const items = [];
+  let page = { next_cursor: after };
+  for (let read = 0; read < pages && (read === 0 || page.next_cursor); read += 1) {
+    const cursor = page.next_cursor ? `&cursor=${encodeURIComponent(page.next_cursor)}` : "";
+    page = await get(`/people/${ownerId}/plate?status=${status}${cursor}`);
+    items.push(...page.items);
+  }
+  return { person: page.person, items, next: page.next_cursor };
+}
+
+/** An item that moved while the pages were read can come twice; the first copy stays. */
+function unique(items) {
+  const seen = new Set();
+  return items.filter((item) => !seen.has(item.id) && seen.add(item.id));
+}
 
 export function plateView(personId) {
   const mine = personId === session.user.id;
   const view = {
     ownerId: personId,
     tab: new URLSearchParams(location.search).get("tab") || "open",
+    pages: 1, // of done or dropped items shown; a reload keeps them
     data: null,
     error: null,
     get title() {
@@ -24,21 +68,40 @@ export function plateView(personId) {
 
     async load() {
       try {
-        view.data = await get(`/people/${personId}/plate?status=${view.tab}`);
+        view.data = view.tab === "open" ? await openItems(personId) : await closedItems(personId, view.tab, view.pages);
         view.error = null;
       } catch (error) {
         view.error = error;
       }
     },
 
+    /** The next page of done or dropped items, below those shown. */
+    async more(button) {
+      const tab = view.tab;
+      button.disabled = true;
+      button.textContent = "Loading…";
+      try {
+        const page = await closedItems(personId, tab, 1, view.data.next);
+        if (view.tab !== tab) return;
+        view.data = { ...view.data, items: unique([...view.data.items, ...page.items]), next: page.next };
+        view.pages += 1;
+      } catch (error) {
+        toast(error.offline ? "Older items need a connection." : error.message);
+      }
+      window.dispatchEvent(new CustomEvent("plate:rerender"));
+    },
+
     render(main, ops) {
       const items = view.data || view.error ? applyPending(view.data?.items || [], ops, { ownerId: personId, status: view.tab }) : [];
       const list = view.tab === "open" ? openList(items, personId) : closedList(items, view.tab);
+      const more = view.data?.next
+        && h("button", { type: "button", class: "button wide", onclick: (event) => view.more(event.currentTarget) }, "Show more");
       main.replaceChildren(
         mine ? reviewLink() : ownerLine(personId),
         tabs(view, main, ops),
         h("section", { id: "tab-panel", role: "tabpanel", "aria-labelledby": `tab-${view.tab}` },
-          !view.error || view.data ? list
+          !view.error || view.data
+            ? [view.data?.incomplete ? h("p", { class: "hint" }, "Offline: only part of this plate is on this device.") : "", list, more].flat()
             : items.length ? [h("p", { class: "hint" }, "Offline: only what you changed on this device shows here for now."), list]
               : problem(view.error)),
         mine ? h("p", { class: "plate-footer" }, h("a", { href: `/people/${personId}/record` }, "My record ›")) : "",
@@ -51,8 +114,8 @@ export function plateView(personId) {
 function ownerLine(personId) {
   const someone = person(personId);
   if (!someone) return "";
-  return h("p", { class: "owner-line" }, `${someone.name} · ${clockIn(someone.time_zone)} their time · `,
-    h("a", { href: `/people/${personId}/record` }, "Record"));
+  return h("p", { class: "owner-line" }, h("span", {}, `${someone.name} · ${clockIn(someone.time_zone)} their time`),
+    h("a", { href: `/people/${personId}/record` }, "Record ›"));
 }
 
 /** Items waiting for "Still needed?" (the count app.js last read). */
@@ -66,6 +129,7 @@ function reviewLink() {
 function tabs(view, main, ops) {
   const select = async (tab) => {
     view.tab = tab;
+    view.pages = 1;
     history.replaceState(null, "", tab === "open" ? location.pathname : `${location.pathname}?tab=${tab}`);
     view.data = null;
     view.error = null;
