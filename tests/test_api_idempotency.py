@@ -1,10 +1,14 @@
-"""Idempotency-Key on POST /items: a retried create answers as the first did and creates nothing."""
+"""Idempotency-Key on POST /items and POST /items/<id>/move: a retry answers as the first did and does nothing again."""
+import hashlib
 import threading
 from datetime import UTC, datetime, timedelta
 
 import time_machine
+from sqlalchemy import select
 
 from tests.conftest import Auth
+from webapp.extensions import db
+from webapp.models import IdempotentRequest
 
 
 def create(client, owner, key, title="Call Siemens", **body):
@@ -126,3 +130,107 @@ def test_concurrent_repeats_create_one_item(app, client, auth, team):
     assert [r.status_code for r in responses] == [201] * len(clients)
     assert len({r.json["id"] for r in responses}) == 1
     assert open_titles(auth.login(team.rep), team.rep) == ["Call Siemens"]
+
+
+def test_the_key_is_stored_only_as_its_sha256(client, auth, team):
+    client = auth.login(team.rep)
+    key = "3f1c2a9e-4b7d-4e0a-9c61-only-once"
+    first = create(client, team.rep, key)
+
+    stored = [dict(row._mapping) for row in db.session.execute(select(IdempotentRequest.__table__))]
+    again = create(client, team.rep, key)
+
+    assert len(stored) == 1
+    assert not any(isinstance(value, str) and key in value for value in stored[0].values())
+    assert stored[0]["key_hash"] == hashlib.sha256(key.encode()).hexdigest()
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json == first.json
+
+
+def test_the_same_key_on_another_operation_is_422(client, auth, team):
+    client = auth.login(team.rep)
+    first = create(client, team.rep, "key-1", title="First")
+    second = create(client, team.rep, "key-2", title="Second")
+
+    response = move(client, second.json["id"], "key-1", before_id=first.json["id"])
+
+    assert response.status_code == 422
+    assert "Idempotency-Key" in response.json["errors"]["headers"]
+    assert open_titles(client, team.rep) == ["First", "Second"]
+
+
+# --- moves -----------------------------------------------------------------------------------
+
+def move(client, item_id, key, **body):
+    return client.post(f"/api/v1/items/{item_id}/move", json=body, headers={"Idempotency-Key": key})
+
+
+def three_items(client, owner):
+    return [create(client, owner, f"setup-{title}", title=title).json for title in ("A", "B", "C")]
+
+
+def moves_of(client, item_id):
+    return [event for event in client.get(f"/api/v1/items/{item_id}/history").json if event["action"] == "moved"]
+
+
+def test_repeating_a_move_returns_the_original_response_and_moves_nothing_again(client, auth, team):
+    client = auth.login(team.rep)
+    a, b, c = three_items(client, team.rep)
+    first = move(client, c["id"], "move-1", before_id=a["id"])
+    client.post(f"/api/v1/items/{c['id']}/move", json={"after_id": b["id"]})  # moved on since, without a key
+
+    again = move(client, c["id"], "move-1", before_id=a["id"])  # the first move's answer was lost: retried
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json == first.json and again.headers["ETag"] == first.headers["ETag"] == '"2"'
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert open_titles(client, team.rep) == ["A", "B", "C"]
+    assert client.get(f"/api/v1/items/{c['id']}").json["version"] == 3
+    assert len(moves_of(client, c["id"])) == 2
+
+
+def test_the_same_move_key_with_a_different_body_is_422_and_moves_nothing(client, auth, team):
+    client = auth.login(team.rep)
+    a, _, c = three_items(client, team.rep)
+    move(client, c["id"], "move-1", before_id=a["id"])
+
+    response = move(client, c["id"], "move-1", after_id=a["id"])
+
+    assert response.status_code == 422
+    assert "Idempotency-Key" in response.json["errors"]["headers"]
+    assert open_titles(client, team.rep) == ["C", "A", "B"]
+    assert len(moves_of(client, c["id"])) == 1
+
+
+def test_a_failed_move_is_not_remembered(client, auth, team):
+    client = auth.login(team.rep)
+    a, _, c = three_items(client, team.rep)
+    client.patch(f"/api/v1/items/{c['id']}", json={"status": "done"}, headers={"If-Match": '"1"'})
+    refused = move(client, c["id"], "move-1", before_id=a["id"])  # only open items move
+    client.patch(f"/api/v1/items/{c['id']}", json={"status": "open"}, headers={"If-Match": '"2"'})
+
+    retried = move(client, c["id"], "move-1", before_id=a["id"])
+
+    assert refused.status_code == 422
+    assert retried.status_code == 200 and "Idempotent-Replayed" not in retried.headers
+    assert open_titles(client, team.rep) == ["C", "A", "B"]
+
+
+def test_move_keys_are_per_user(app, client, auth, team):
+    rita = auth.login(team.rep)
+    a, _, c = three_items(rita, team.rep)
+    max_ = Auth(app.test_client()).login(team.manager)
+
+    by_rita = move(rita, c["id"], "shared-key", before_id=a["id"])
+    by_max = move(max_, a["id"], "shared-key", before_id=c["id"])
+
+    assert (by_rita.status_code, by_max.status_code) == (200, 200)
+    assert "Idempotent-Replayed" not in by_max.headers
+    assert open_titles(rita, team.rep) == ["A", "C", "B"]
+
+
+def test_the_move_documents_the_header_like_the_creates(client):
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+
+    for path in ("/api/v1/items", "/api/v1/items/{item_id}/move", "/api/v1/team-requests"):
+        headers = [p for p in paths[path]["post"].get("parameters", []) if p["in"] == "header"]
+        assert [p["name"] for p in headers] == ["Idempotency-Key"], path

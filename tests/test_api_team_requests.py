@@ -190,6 +190,18 @@ def test_idempotency_key_replays_the_answer_and_creates_nothing_more(client, aut
     assert count(TeamRequest) == 1 and count(Item) == 2
 
 
+def test_the_same_idempotency_key_with_a_different_body_is_422_and_asks_nobody(client, auth, team):
+    client = auth.login(team.manager)
+    first = ask(client, key="ask-1", all_reports=True)
+
+    response = ask(client, key="ask-1", all_below=True)  # would reach Jo too
+
+    assert (first.status_code, response.status_code) == (201, 422)
+    assert "Idempotency-Key" in response.json["errors"]["headers"]
+    assert count(TeamRequest) == 1 and count(Item) == 2 and count(Notification) == 2
+    assert plate_titles(auth.login(team.junior), team.junior) == []
+
+
 # --- who may follow -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("viewer", "status"), [

@@ -9,7 +9,7 @@ from werkzeug.serving import make_server
 
 from tests.factories import PASSWORD, make_item, make_team
 from webapp.extensions import db
-from webapp.models import IdempotentRequest, Item, ItemEvent
+from webapp.models import IdempotentRequest, Item, ItemEvent, Notification, TeamRequest
 
 CLIENTS = 20
 
@@ -85,4 +85,27 @@ def test_simultaneous_creates_with_one_idempotency_key_make_one_item(app):
     assert sum(a.headers.get("Idempotent-Replayed") == "true" for a in answers) == CLIENTS - 1
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Item)) == 1
+        assert db.session.scalar(select(func.count()).select_from(IdempotentRequest)) == 1
+
+
+def test_simultaneous_team_requests_with_one_idempotency_key_ask_once(app):
+    with app.app_context():
+        team = make_team()
+        db.session.commit()
+        email, reports = team.manager.email, sorted([team.rep.id, team.peer.id])  # Max's two direct reports
+    with served(app) as base:
+        http = logged_in(base, email)
+        answers = all_at_once(lambda: http.post(
+            f"{base}/api/v1/team-requests", json={"title": "Update your pipeline", "priority": "high", "all_reports": True},
+            headers={"Idempotency-Key": "7c0e-ask-the-team-once"}, timeout=60))
+
+    assert [a.status_code for a in answers] == [201] * CLIENTS, [a.text for a in answers if a.status_code != 201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert all(a.json() == answers[0].json() for a in answers)
+    assert sum(a.headers.get("Idempotent-Replayed") == "true" for a in answers) == CLIENTS - 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(TeamRequest)) == 1
+        owners = db.session.scalars(select(Item.owner_id).order_by(Item.owner_id)).all()
+        assert owners == reports  # one item each
+        assert db.session.scalar(select(func.count()).select_from(Notification)) == 2
         assert db.session.scalar(select(func.count()).select_from(IdempotentRequest)) == 1

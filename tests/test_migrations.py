@@ -1,5 +1,7 @@
 """`flask db upgrade` builds exactly the schema the models describe, and keeps every row of the previous release."""
-from datetime import date, datetime, timedelta
+import hashlib
+import json
+from datetime import UTC, date, datetime, timedelta
 
 import flask_migrate
 import pytest
@@ -8,9 +10,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from tests.conftest import BACKENDS, POSTGRES_URL
+from tests.conftest import BACKENDS, POSTGRES_URL, ApiClient, Auth
 from webapp import create_app
 from webapp.extensions import db
+from webapp.models import User
+from webapp.services.transfer import restart_id_sequences
 
 SCHEMA = "migration_check"  # PostgreSQL: a schema of its own inside the test database, dropped afterwards
 
@@ -107,6 +111,14 @@ PREVIOUS_ROWS = {
 }
 
 
+# What the migrations since the previous release deliberately change in its rows: table -> (columns that
+# go, columns that come with the value each row must then hold).
+CONVERTED = {
+    # 0005: an idempotency key is kept only as its SHA-256, and still finds its request.
+    "idempotent_requests": ({"key"}, {"key_hash": hashlib.sha256(b"k-1").hexdigest()}),
+}
+
+
 def _tables(engine) -> dict:
     metadata = MetaData()
     metadata.reflect(engine)
@@ -136,8 +148,11 @@ def test_upgrade_from_the_previous_release_keeps_every_row(empty_database_url):
         new_tables = _tables(engine)
         for name, expected_rows in PREVIOUS_ROWS.items():
             table = new_tables[name]
-            added = [c for c in table.columns if c.name not in old_tables[name].columns]
+            gone, converted = CONVERTED.get(name, (set(), {}))
+            assert gone.isdisjoint(c.name for c in table.columns), (name, gone)
+            added = [c for c in table.columns if c.name not in old_tables[name].columns and c.name not in converted]
             for row, expected in zip(_rows(engine, table), expected_rows, strict=True):
+                expected = {**{k: v for k, v in expected.items() if k not in gone}, **converted}
                 assert {k: row[k] for k in expected} == expected, name
                 for column in added:  # a new column holds its default (or nothing) in rows that existed before
                     default = column.server_default.arg.text.strip("'") if column.server_default is not None else None
@@ -147,3 +162,43 @@ def test_upgrade_from_the_previous_release_keeps_every_row(empty_database_url):
         assert {k: _rows(engine, new_tables["items"])[0][k] for k in ("team_request_id", "kept_at", "drop_kind")} \
             == {"team_request_id": None, "kept_at": None, "drop_kind": None}
         engine.dispose()
+
+
+def test_a_request_remembered_before_the_upgrade_still_replays_its_answer(empty_database_url):
+    """A retry that arrives just after the upgrade finds the request the previous release remembered."""
+    body = {"owner_id": 2, "title": "Update the pipeline"}
+    remembered = {
+        "user_id": 1, "key": "4d1f-retry-me",
+        # the previous release's fingerprint of the request: SHA-256 of [method, path, body] as canonical JSON
+        "fingerprint": hashlib.sha256(json.dumps(["POST", "/api/v1/items", body], sort_keys=True,
+                                                 separators=(",", ":")).encode()).hexdigest(),
+        "status_code": 201, "body": '{"id": 1, "title": "Update the pipeline"}',
+        "headers": {"Location": "/api/v1/items/1", "ETag": '"3"', "Content-Type": "application/json"},
+        "created_at": datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1),
+    }
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": empty_database_url})
+    app.test_client_class = ApiClient
+    with app.app_context():
+        flask_migrate.upgrade(revision=PREVIOUS_RELEASE)
+        old_tables = _tables(db.engine)
+        with db.engine.begin() as connection:
+            for name in ("organizations", "users", "items"):
+                connection.execute(old_tables[name].insert(), PREVIOUS_ROWS[name])
+            connection.execute(old_tables["idempotent_requests"].insert(), [remembered])
+
+        flask_migrate.upgrade()
+        restart_id_sequences(db.session)  # PostgreSQL: the rows above were written with their ids
+        db.session.commit()
+
+        client = Auth(app.test_client()).login(db.session.get(User, 1))
+        retried = client.post("/api/v1/items", json=body, headers={"Idempotency-Key": "4d1f-retry-me"})
+        other = client.post("/api/v1/items", json=body, headers={"Idempotency-Key": "4d1f-another"})
+        items = _rows(db.engine, _tables(db.engine)["items"])
+        db.session.remove()
+        db.engine.dispose()
+
+    assert retried.status_code == 201
+    assert retried.json == {"id": 1, "title": "Update the pipeline"}
+    assert (retried.headers["Location"], retried.headers["Idempotent-Replayed"]) == ("/api/v1/items/1", "true")
+    assert other.status_code == 201 and other.json["id"] == 3
+    assert [item["id"] for item in items] == [1, 2, 3]

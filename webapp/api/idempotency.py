@@ -1,4 +1,9 @@
-"""`Idempotency-Key` for creates: a replayed request answers as the first did and creates nothing."""
+"""`Idempotency-Key` for creates and moves: a replayed request answers as the first did and does nothing again.
+
+Like invitation tokens, keys are never stored: a row holds the SHA-256 of its key and is looked up
+by that hash, so the database compares hashes (how long that takes tells nothing about a key,
+whose hash nobody can choose) and a leaked database holds no key.
+"""
 import hashlib
 import hmac
 import json
@@ -20,10 +25,16 @@ KEEP_FOR = timedelta(hours=24)
 IDEMPOTENCY_KEY = {
     "in": "header", "name": "Idempotency-Key", "required": False,
     "description": "Any unique string, such as a UUID: a retry with the same key and body answers as the first "
-                   "request did and creates nothing; the same key with another body is 422. Kept for 24 hours.",
+                   "successful request did and does nothing again; the same key with another body is 422. "
+                   "Kept for 24 hours per person; failed requests are not kept.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
 REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
+
+
+def key_hash(key: str) -> str:
+    """What is stored of an Idempotency-Key, and looked up (as webapp/services/people.py does with tokens)."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _fingerprint() -> str:
@@ -40,18 +51,18 @@ def _replay(record: IdempotentRequest, fingerprint: str) -> Response:
     return response
 
 
-def _remembered(key: str) -> IdempotentRequest | None:
+def _remembered(hashed: str) -> IdempotentRequest | None:
     return db.session.scalar(
         select(IdempotentRequest).where(
             IdempotentRequest.user_id == current_user.id,
-            IdempotentRequest.key == key,
+            IdempotentRequest.key_hash == hashed,
             IdempotentRequest.created_at > now() - KEEP_FOR,
         )
     )
 
 
 def idempotent(view):
-    """Run a create view and remember its response under the key, in one transaction it commits.
+    """Run a create (or move) view and remember its response under the key, in one transaction it commits.
 
     The key row is inserted before the view runs: a concurrent repeat blocks on its unique
     index until this transaction ends, then finds the committed response and replays it.
@@ -66,25 +77,26 @@ def idempotent(view):
             return response
         if not 1 <= len(key) <= 255:
             raise Invalid("Idempotency-Key", "Use a key of 1 to 255 characters, such as a UUID.", "headers")
+        hashed = key_hash(key)
         fingerprint = _fingerprint()
-        if (record := _remembered(key)) is not None:
+        if (record := _remembered(hashed)) is not None:
             return _replay(record, fingerprint)
         # Only an expired record may go: a fresh one committed since the look-up above is a
         # concurrent repeat's, and the unique index must make this request replay it.
         db.session.execute(
             delete(IdempotentRequest).where(
                 IdempotentRequest.user_id == current_user.id,
-                IdempotentRequest.key == key,
+                IdempotentRequest.key_hash == hashed,
                 IdempotentRequest.created_at <= now() - KEEP_FOR,
             )
         )
-        record = IdempotentRequest(user_id=current_user.id, key=key, fingerprint=fingerprint)
+        record = IdempotentRequest(user_id=current_user.id, key_hash=hashed, fingerprint=fingerprint)
         db.session.add(record)
         try:
             db.session.flush()
         except IntegrityError:
             db.session.rollback()
-            if (record := _remembered(key)) is not None:
+            if (record := _remembered(hashed)) is not None:
                 return _replay(record, fingerprint)
             raise
         response = view(*args, **kwargs)

@@ -60,12 +60,16 @@ def update_item(data, item_id):
 
 
 @blp.post("/<int:item_id>/move")
+@idempotent
 @blp.arguments(MoveIn())
 @blp.response(200, ItemOut)
+@blp.headers(IDEMPOTENCY_KEY)
 def move_item(data, item_id):
-    """Place the item directly before or after another open item of the same plate."""
+    """Place the item directly before or after another open item of the same plate.
+
+    Send `Idempotency-Key` so a retried move (such as one queued offline) is made only once.
+    """
     item = items.move_item(db.session, actor(), item_id, data)
-    db.session.commit()
     return item, _headers(item)
 
 

@@ -87,14 +87,15 @@ class ItemEvent(db.Model):
 
 
 class IdempotentRequest(db.Model):
-    """A successful create, remembered so a replayed request answers the same and creates nothing."""
+    """A successful create or move, remembered so a replayed request answers the same and does nothing again."""
 
     __tablename__ = "idempotent_requests"
-    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotent_requests_user_key"),)
+    __table_args__ = (UniqueConstraint("user_id", "key_hash", name="uq_idempotent_requests_user_key_hash"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    key: Mapped[str] = mapped_column(String(255))
+    # SHA-256 (hex) of the Idempotency-Key, like invitations' token_hash: the key itself is never stored.
+    key_hash: Mapped[str] = mapped_column(String(64))
     fingerprint: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None]
     body: Mapped[str | None] = mapped_column(Text)

@@ -125,6 +125,10 @@ class InterruptionsOut(Schema):
     days = fields.Integer()
     people = fields.Integer(metadata={"description": "people below you"})
     items = fields.Integer(metadata={"description": "items others added to their plates in the window"})
-    digests = fields.Integer(metadata={"description": "digest pushes they received in the window"})
-    urgent_pushes = fields.Integer()
-    text = fields.String()
+    digests = fields.Integer(metadata={
+        "description": "digests (not urgent) that brought any of those items to their owners, each counted once"})
+    urgent_pushes = fields.Integer(metadata={
+        "description": "urgent pushes that brought any of those items to their owners, each counted once"})
+    items_per_push = fields.Float(allow_none=True, metadata={
+        "description": "items / (digests + urgent_pushes), to two decimals; null when no push carried any"})
+    text = fields.String(metadata={"description": 'e.g. "42 items reached your team in 9 digests and 1 urgent push"'})

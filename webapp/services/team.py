@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 
 from webapp.auth import permissions
 from webapp.clock import now
-from webapp.models import PRIORITIES, Digest, Item, NotificationPreferences, User
+from webapp.models import (
+    PRIORITIES,
+    Digest,
+    Item,
+    Notification,
+    NotificationPreferences,
+    User,
+)
 from webapp.notifications import outbox
 from webapp.notifications.schedule import in_quiet_time, next_digest_at
 
@@ -108,6 +115,7 @@ class Interruptions:
     items: int
     digests: int
     urgent_pushes: int
+    items_per_push: float | None
     text: str
 
 
@@ -116,24 +124,41 @@ def _quantity(n: int, singular: str, plural: str) -> str:
 
 
 def describe_interruptions(days: int, items: int, digests: int, urgent: int) -> str:
-    """E.g. "42 items reached your team in 9 digests and 1 urgent push"."""
+    """E.g. "42 items reached your team in 9 digests and 1 urgent push" (each push counted once)."""
     if items == 0:
         return f"No items reached your team in the last {'day' if days == 1 else f'{days} days'}"
     reached = f"{_quantity(items, 'item', 'items')} reached your team"
-    if digests == 0:
+    if digests == 0 and urgent == 0:
         return f"{reached} without a single push"
-    return f"{reached} in {_quantity(digests, 'digest', 'digests')} and {_quantity(urgent, 'urgent push', 'urgent pushes')}"
+    urgent_pushes = _quantity(urgent, "urgent push", "urgent pushes")
+    if digests == 0:
+        return f"{reached} in {urgent_pushes}"
+    return f"{reached} in {_quantity(digests, 'digest', 'digests')} and {urgent_pushes}"
 
 
 def interruptions(session: Session, actor: User, days: int) -> Interruptions:
-    """What reached the people below the actor in the last `days` days, and how few pushes carried it."""
+    """What reached the people below the actor in the last `days` days, and how few pushes carried it.
+
+    The items are those others added to their plates in the window; the pushes are the digests
+    (urgent or not) in which those items reached their owners, each counted once however many of
+    the items it carried. A push that carried none of them is not counted.
+    """
     since = now() - timedelta(days=days)
     below = permissions.ids_below(actor.id).scalar_subquery()
+    reached = (Item.owner_id.in_(below), Item.created_by_id != Item.owner_id, Item.created_at >= since)
     people = session.scalar(select(func.count()).select_from(User).where(User.id.in_(below)))
-    items = session.scalar(select(func.count()).select_from(Item).where(
-        Item.owner_id.in_(below), Item.created_by_id != Item.owner_id, Item.created_at >= since))
+    items = session.scalar(select(func.count()).select_from(Item).where(*reached))
+    carriers = (
+        select(Notification.digest_id)
+        .join(Item, Item.id == Notification.item_id)
+        .where(*reached, Notification.user_id == Item.owner_id, Notification.digest_id.is_not(None))
+    )
     digests, urgent = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((Digest.urgent, 1), else_=0)), 0))
-        .where(Digest.user_id.in_(below), Digest.kind == "digest", Digest.created_at >= since)
+        select(func.coalesce(func.sum(case((Digest.urgent, 0), else_=1)), 0),
+               func.coalesce(func.sum(case((Digest.urgent, 1), else_=0)), 0))
+        .where(Digest.id.in_(carriers), Digest.kind == "digest", Digest.created_at >= since)
     ).one()
-    return Interruptions(days, people, items, digests, urgent, describe_interruptions(days, items, digests, urgent))
+    pushes = digests + urgent
+    per_push = round(items / pushes, 2) if pushes else None
+    return Interruptions(days, people, items, digests, urgent, per_push,
+                         describe_interruptions(days, items, digests, urgent))
