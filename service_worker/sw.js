@@ -3,7 +3,9 @@
  */
 "use strict";
 const SHELL_VERSION = "__SHELL_VERSION__";
-const SHELL_URLS = ["__SHELL_URLS__"];
+const PRECACHE = ["__PRECACHE__"]; // [url, integrity or null]: what the offline shell needs, installed up front
+const ON_DEMAND = ["__ON_DEMAND__"]; // [url, integrity]: modules loaded with import(), kept once a page has used them
+const ON_DEMAND_INTEGRITY = new Map(ON_DEMAND);
 const SHELL_CACHE = `plate-shell-${SHELL_VERSION}`;
 const API_CACHE = "plate-api"; // survives deploys; the page deletes it on logout
 const API_TIMEOUT_MS = 5000; // one bar of signal: after this, show the last known copy
@@ -26,11 +28,36 @@ const CACHED_READS = [
 importScripts("/static/js/outbox-core.js");
 
 self.addEventListener("install", (event) => {
-  // cache: "reload" skips the HTTP cache, so the new version never stores an old file.
-  event.waitUntil(caches.open(SHELL_CACHE).then((cache) =>
-    cache.addAll(SHELL_URLS.map((url) => new Request(url, { cache: "reload", credentials: "same-origin" })))));
+  event.waitUntil((async () => {
+    const cache = await caches.open(SHELL_CACHE);
+    const used = await usedBefore(); // views an older version kept: still there offline after the update
+    await Promise.all([...PRECACHE, ...ON_DEMAND.filter(([url]) => used.has(url))]
+      .map(([url, integrity]) => precache(cache, url, integrity)));
+  })());
   // No skipWaiting(): a new version waits until the page says "update" (or every tab has closed).
 });
+
+/** Store one shell file, through the HTTP cache: on a first visit the page has just downloaded most of them. */
+async function precache(cache, url, integrity) {
+  let response = null;
+  if (integrity) {
+    // force-cache takes the HTTP cache's copy without asking the server; the hash refuses one of another version.
+    response = await fetch(url, { cache: "force-cache", integrity, credentials: "same-origin" }).catch(() => null);
+  }
+  // Otherwise revalidate: a 304 when the copy is current (static files and shell pages have ETags), the file if not.
+  response ||= await fetch(url, { cache: "no-cache", integrity: integrity || "", credentials: "same-origin" });
+  if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+  await cache.put(url, response);
+}
+
+async function usedBefore() {
+  const used = new Set();
+  for (const name of await caches.keys()) {
+    if (!name.startsWith("plate-shell-") || name === SHELL_CACHE) continue;
+    for (const request of await (await caches.open(name)).keys()) used.add(new URL(request.url).pathname);
+  }
+  return used;
+}
 
 self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
@@ -55,15 +82,30 @@ self.addEventListener("fetch", (event) => {
   } else if (CACHED_READS.some((pattern) => pattern.test(url.pathname))) {
     event.respondWith(networkFirst(request));
   } else if (url.pathname.startsWith("/static/") || url.pathname === "/manifest.webmanifest") {
-    event.respondWith(caches.match(request, { cacheName: SHELL_CACHE, ignoreSearch: true })
-      .then((hit) => hit || fetch(request)));
+    event.respondWith(shellFile(request, url));
   }
 });
+
+/** A static file from this version's cache; a module loaded on demand is kept there the first time it is used. */
+async function shellFile(request, url) {
+  const hit = await caches.match(request, { cacheName: SHELL_CACHE, ignoreSearch: true });
+  if (hit) return hit;
+  const integrity = ON_DEMAND_INTEGRITY.get(url.pathname);
+  if (!integrity) return fetch(request);
+  let response;
+  try {
+    response = await fetch(url.pathname, { integrity, credentials: "same-origin" });
+  } catch (error) {
+    return fetch(request); // offline, or another version than this worker's (a deploy under way): keep nothing
+  }
+  if (response.ok) await (await caches.open(SHELL_CACHE)).put(url.pathname, response.clone());
+  return response;
+}
 
 /** App pages come from the precached shell (instant, and offline); its script reads the data. */
 async function page(request, url) {
   const shellUrl = APP_PAGES.test(url.pathname) ? "/shell"
-    : ["/login", "/signup"].includes(url.pathname) ? url.pathname : null;
+    : ["/login", "/logout"].includes(url.pathname) ? url.pathname : null; // /logout clears the device, offline too
   if (shellUrl) {
     const hit = await caches.match(shellUrl, { cacheName: SHELL_CACHE });
     if (hit) return hit;
@@ -128,7 +170,9 @@ replayOutbox().catch(() => {});
 
 // --- Web Push: one notification per digest -------------------------------------------------
 
-const DIGEST_TAG = "plate-digest"; // one per device (one person per device): a newer digest replaces the older
+// A newer digest replaces the older of the same person: the server sends a tag per person, since two people
+// may share a device and neither's digest should hide the other's. Older servers send none: one per device.
+const DIGEST_TAG = "plate-digest";
 
 function digestFrom(data) {
   let payload = null;
@@ -150,6 +194,7 @@ function digestFrom(data) {
     title: text(payload.title, "Plate"),
     body: text(payload.body, "There is news on your plate."),
     url,
+    tag: text(payload.tag, DIGEST_TAG),
     count: Number.isInteger(payload.count) ? payload.count : null,
     items: Array.isArray(payload.items) ? payload.items.slice(0, 20) : [],
   };
@@ -162,7 +207,7 @@ self.addEventListener("push", (event) => {
   event.waitUntil((async () => {
     await self.registration.showNotification(digest.title, {
       body: digest.body,
-      tag: DIGEST_TAG,
+      tag: digest.tag,
       renotify: false,
       icon: "/static/icons/icon-192.png",
       badge: "/static/icons/icon-192.png",

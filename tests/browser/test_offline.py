@@ -1,11 +1,13 @@
 """Offline-first: the plate opens without a network, writes wait in the outbox and arrive exactly once."""
+import re
+
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 import webapp.pwa
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.factories import make_item, make_org, make_user
+from tests.factories import PASSWORD, make_item, make_org, make_user
 from webapp.extensions import db
 from webapp.models import Item, ItemEvent
 from webapp.services import items
@@ -165,6 +167,34 @@ def test_a_new_version_is_offered_and_taken_on_request(site, context, page, rep,
     assert [n for n in old_caches if n.startswith("plate-shell-")] != ["plate-shell-next-deploy"]
 
 
+def test_a_page_loaded_on_demand_still_opens_offline_after_an_update(site, context, page, rep, monkeypatch):
+    """The record's module is not precached: kept once used, and carried into the next version of the shell."""
+    open_plate_online(site, context, page, rep["ravi"])
+    site.open(page, f"/people/{rep['ravi'].id}/record")
+    expect(page.get_by_role("heading", name="My record")).to_be_visible()
+    found = page.evaluate("""async () => {
+        for (let i = 0; i < 200; i++) {
+          const reads = await (await caches.open('plate-api')).keys();
+          if (reads.some((request) => request.url.includes('/record?'))) return true;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        return false;
+    }""")
+    assert found, "the record read never reached the service worker's cache"
+
+    monkeypatch.setattr(webapp.pwa, "shell_version", lambda: "next-deploy")
+    site.open(page)
+    banner = page.locator('[data-banner="update"]')
+    with page.expect_navigation():
+        banner.get_by_role("button", name="Update").click()
+    page.wait_for_selector("body[data-ready='true']")
+
+    context.set_offline(True)
+    site.open(page, f"/people/{rep['ravi'].id}/record")
+    expect(page.get_by_role("heading", name="My record")).to_be_visible()
+    expect(page.locator("#record-summary")).to_be_visible()
+
+
 def test_a_conflicting_edit_shows_both_versions_and_keeps_mine(site, context, page, rep, browser, phone):
     site.log_in(context, "ravi@example.test")
     item_id = db.session.scalar(select(Item.id).where(Item.title == "Call Siemens"))
@@ -225,10 +255,219 @@ def test_logging_out_clears_cached_data_and_the_outbox(site, context, page, rep)
     assert site.outbox(page) == []
 
     context.set_offline(False)
-    page.goto(f"{site.url}/logout")  # online, logging out also ends the session on the server
+    page.goto(f"{site.url}/")  # the next open with a connection ends the session the offline logout could not
+    expect(page).to_have_url(re.compile(r"/login\b"))
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     assert page.request.get(f"{site.url}/api/v1/session").status == 401
     assert events("completed") == 0
+
+
+def test_opening_logout_offline_logs_out_and_the_next_online_open_does_not_sign_back_in(site, context, page, rep):
+    open_plate_online(site, context, page, rep["ravi"])
+    context.set_offline(True)
+    page.get_by_label("Done: Call Siemens").click()
+    expect(page.locator("#sync-state")).to_have_text("1 to sync")
+
+    page.goto(f"{site.url}/logout")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()  # the logged-out page, not the app
+    expect(page.locator("#add-button")).to_have_count(0)
+    assert page.evaluate("caches.has('plate-api')") is False
+    assert site.outbox(page) == []
+
+    context.set_offline(False)
+    page.goto(f"{site.url}/")
+    expect(page).to_have_url(re.compile(r"/login\b"))
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    assert page.request.get(f"{site.url}/api/v1/session").status == 401
+    page.goto(f"{site.url}/settings")  # and stays logged out
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+
+    page.get_by_label("Email").fill("ravi@example.test")  # logging in again works, and sends nothing cleared
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_selector("body[data-ready='true']")
+    expect(page.get_by_role("heading", name="Settings")).to_be_visible()
+    assert page.request.get(f"{site.url}/api/v1/session").ok
+    assert events("completed") == 0
+
+
+def test_logging_out_after_the_session_ended_still_clears_this_device(site, context, page, rep):
+    open_plate_online(site, context, page, rep["ravi"])
+    context.set_offline(True)
+    page.get_by_label("Done: Call Siemens").click()
+    expect(page.locator("#sync-state")).to_have_text("1 to sync")
+    context.clear_cookies()  # the session ends elsewhere (it expired, or the password was changed)
+    context.set_offline(False)
+    expect(page.locator('[data-banner="outbox"]')).to_contain_text("Log in again to send your changes")
+
+    page.goto(f"{site.url}/logout")  # someone else will use this phone
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    assert page.evaluate("caches.has('plate-api')") is False
+    assert site.outbox(page) == []
+
+    site.log_in(context, "ravi@example.test")
+    site.open(page)
+    expect(titles(page)).to_have_text(["Call Siemens", "Book Hamburg travel", "Log expenses", "Renew Wipro contract"])
+    expect(page.locator("#sync-state")).to_have_text("")
+    assert events("completed") == 0
+
+
+def csrf(page, site) -> str:
+    return page.request.get(f"{site.url}/api/v1/session").json()["csrf_token"]
+
+
+def test_an_edit_that_arrived_before_its_answer_was_lost_replays_without_a_conflict(site, context, page, rep):
+    """The first attempt reached the server, the answer did not: the replay meets the person's own write as a 412."""
+    site.log_in(context, "ravi@example.test")
+    item_id = db.session.scalar(select(Item.id).where(Item.title == "Call Siemens"))
+    site.open(page, f"/items/{item_id}")
+    site.wait_for_worker(page)
+    site.wait_until_cached(page, f"/api/v1/items/{item_id}")
+    site.wait_until_cached(page, "/api/v1/session")
+    token = csrf(page, site)
+    context.set_offline(True)
+    page.get_by_label("Title").fill("Call Siemens Healthineers")
+    page.get_by_role("button", name="Save changes").click()
+    page.get_by_role("button", name="Mark done").click()  # queued on top of the edit
+    expect(page.locator("#sync-state")).to_have_text("2 to sync")
+
+    edit = site.outbox(page)[0]
+    response = page.request.patch(f"{site.url}/api/v1/items/{item_id}", data=edit["body"],
+                                  headers={"If-Match": f'"{edit["ifMatch"]}"', "X-CSRF-Token": token})
+    assert response.ok, response.text()  # what the lost first attempt did
+
+    context.set_offline(False)
+    site.wait_until_synced(page)  # both went: the edit counted as applied, the completion on its version
+    expect(page.locator("#conflict-sheet")).to_be_hidden()
+    expect(page.locator('[data-banner="outbox"]')).to_be_hidden()
+    expect(page.get_by_role("heading", name="Call Siemens Healthineers")).to_be_visible()
+    expect(page.locator(".item-card .badge.status-done")).to_have_text("Done")
+    db.session.rollback()
+    item = db.session.get(Item, item_id)
+    assert (item.title, item.status, item.version) == ("Call Siemens Healthineers", "done", 3)
+    assert events("completed") == 1
+
+
+def test_a_412_that_differs_from_the_queued_edit_is_still_a_conflict(site, context, page, rep):
+    site.log_in(context, "ravi@example.test")
+    item_id = db.session.scalar(select(Item.id).where(Item.title == "Call Siemens"))
+    site.open(page, f"/items/{item_id}")
+    site.wait_for_worker(page)
+    site.wait_until_cached(page, f"/api/v1/items/{item_id}")
+    site.wait_until_cached(page, "/api/v1/session")
+    token = csrf(page, site)
+    context.set_offline(True)
+    page.get_by_label("Title").fill("Call Siemens Healthineers")
+    page.locator("#edit-form").get_by_text("Urgent", exact=True).click()  # the switch, as a thumb taps it
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#sync-state")).to_have_text("1 to sync")
+    # Someone set the same title meanwhile, but not urgent: half of the write is not on the server.
+    response = page.request.patch(f"{site.url}/api/v1/items/{item_id}", data={"title": "Call Siemens Healthineers"},
+                                  headers={"If-Match": '"1"', "X-CSRF-Token": token})
+    assert response.ok, response.text()
+
+    context.set_offline(False)
+    sheet = page.locator("#conflict-sheet")
+    expect(sheet).to_be_visible()
+    expect(sheet).to_contain_text("Urgent")
+    sheet.get_by_role("button", name="Keep mine").click()
+    site.wait_until_synced(page)
+    db.session.rollback()
+    assert db.session.get(Item, item_id).urgent is True
+
+
+def test_a_queued_move_whose_answer_was_lost_is_made_only_once(site, context, page, rep):
+    open_plate_online(site, context, page, rep["ravi"])
+    token = csrf(page, site)
+    context.set_offline(True)
+    page.get_by_role("button", name="More for Renew Wipro contract").click()
+    page.get_by_role("button", name="Move up").click()
+    expect(page.locator("#sync-state")).to_have_text("1 to sync")
+
+    [move] = site.outbox(page)
+    response = page.request.post(f"{site.url}/api/v1/items/{move['itemId']}/move", data=move["body"],
+                                 headers={"Idempotency-Key": move["key"], "X-CSRF-Token": token})
+    assert response.ok, response.text()  # what the lost first attempt did, with the key it carried
+
+    context.set_offline(False)
+    site.wait_until_synced(page)
+    expect(titles(page)).to_have_text(["Call Siemens", "Book Hamburg travel", "Renew Wipro contract", "Log expenses"])
+    assert events("moved") == 1
+    site.open(page, f"/items/{move['itemId']}")
+    expect(page.locator(".history li", has_text="moved it")).to_have_count(1)  # once in its history, too
+
+
+def test_writes_queued_after_a_refused_one_wait_for_it_then_go_in_order(site, context, page, rep):
+    open_plate_online(site, context, page, rep["ravi"])
+    context.set_offline(True)
+    page.get_by_role("button", name="More for Log expenses").click()
+    page.get_by_role("button", name="Move up").click()  # above "Book Hamburg travel", which Dana completes below
+    page.get_by_label("Done: Call Siemens").click()
+    page.get_by_role("button", name="More for Renew Wipro contract").click()
+    page.get_by_role("button", name="Drop…").click()
+    page.get_by_label("Why is it no longer needed?").fill("Wipro renewed without us")
+    page.get_by_role("button", name="Drop it").click()
+    expect(page.locator("#sync-state")).to_have_text("3 to sync")
+    anchor = db.session.scalar(select(Item).where(Item.title == "Book Hamburg travel"))
+    items.update_item(db.session, rep["dana"], anchor.id, ["*"], {"status": "done"})
+    db.session.commit()
+
+    context.set_offline(False)
+    banner = page.locator('[data-banner="outbox"]')
+    expect(banner).to_contain_text("Not saved:")
+    page.reload()  # another replay trigger: the later writes still wait behind the refused one
+    expect(banner).to_contain_text("Not saved:")
+    expect(page.locator("#sync-state")).to_have_text("3 to sync")
+    assert (events("moved"), events("completed"), events("dropped")) == (0, 1, 0)  # only Dana's completion
+
+    banner.get_by_role("button", name="Dismiss").click()
+    site.wait_until_synced(page)
+    expect(titles(page)).to_have_text(["Log expenses"])
+    db.session.rollback()
+    ravis = db.session.execute(
+        select(ItemEvent.action, Item.title).join(Item, Item.id == ItemEvent.item_id)
+        .where(ItemEvent.actor_id == rep["ravi"].id, ItemEvent.action.in_(["moved", "completed", "dropped"]))
+        .order_by(ItemEvent.id)).all()
+    assert ravis == [("completed", "Call Siemens"), ("dropped", "Renew Wipro contract")]  # in the order they were made
+
+
+def test_queued_writes_survive_a_browser_restart_and_arrive_once(site, playwright, phone, tmp_path, rep):
+    def launch():
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, **phone)
+        context.set_default_timeout(10_000)
+        return context, (context.pages[0] if context.pages else context.new_page())
+
+    expected = ["Book Hamburg travel", "Renew Wipro contract", "Visit Bosch on Friday"]
+    context, page = launch()
+    try:
+        open_plate_online(site, context, page, rep["ravi"])
+        context.set_offline(True)
+        page.get_by_label("Done: Call Siemens").click()
+        page.get_by_role("button", name="More for Log expenses").click()
+        page.get_by_role("button", name="Drop…").click()
+        page.get_by_label("Why is it no longer needed?").fill("Finance does it now")
+        page.get_by_role("button", name="Drop it").click()
+        page.get_by_role("button", name="Add").click()
+        page.get_by_label("What needs doing").fill("Visit Bosch on Friday")
+        page.get_by_role("button", name="Add", exact=True).last.click()
+        expect(page.locator("#sync-state")).to_have_text("3 to sync")
+    finally:
+        context.close()  # the whole browser: the phone restarts
+    assert (events("completed"), events("dropped"), events("created")) == (0, 0, 4)
+
+    context, page = launch()  # with a connection again: whoever starts first, page or worker, sends them
+    try:
+        page.goto(f"{site.url}/")
+        site.wait_until_synced(page)
+        page.reload()
+        site.wait_until_synced(page)
+        expect(titles(page)).to_have_text(expected)
+    finally:
+        context.close()
+    assert (events("completed"), events("dropped"), events("created")) == (1, 1, 5)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Item).where(Item.title == "Visit Bosch on Friday")) == 1
 
 
 def test_chromium_finds_the_app_installable(site, playwright, phone, tmp_path):

@@ -153,17 +153,42 @@ def test_a_digest_push_shows_one_notification_that_a_newer_digest_replaces(site,
     cdp = context.new_cdp_session(page)
     registration = push_registration_id(cdp, page, f"{site.url}/")
     digest = {"title": "2 updates on your plate", "body": "Dana added “Call Siemens”\nDana completed “Send quote”",
-              "url": "/items/7", "count": 2, "items": [{"id": 7, "title": "Call Siemens", "what": "added by Dana"},
-                                                      {"id": 8, "title": "Send quote", "what": "completed by Dana"}]}
+              "url": "/items/7", "count": 2, "tag": "plate-ravi-tag",
+              "items": [{"id": 7, "title": "Call Siemens", "what": "added by Dana"},
+                        {"id": 8, "title": "Send quote", "what": "completed by Dana"}]}
     cdp.send("ServiceWorker.deliverPushMessage", {"origin": site.url, "registrationId": registration, "data": json.dumps(digest)})
     [shown] = shown_notifications(page)
-    assert (shown["title"], shown["body"], shown["tag"]) == (digest["title"], digest["body"], "plate-digest")
+    assert (shown["title"], shown["body"], shown["tag"]) == (digest["title"], digest["body"], "plate-ravi-tag")
     assert shown["data"]["url"] == "/items/7" and shown["data"]["count"] == 2
 
     newer = {**digest, "title": "1 update on your plate", "body": "Dana marked “Call Siemens” urgent", "count": 1}
     cdp.send("ServiceWorker.deliverPushMessage", {"origin": site.url, "registrationId": registration, "data": json.dumps(newer)})
     shown = shown_notifications(page, "1 update on your plate")
     assert [n["title"] for n in shown] == ["1 update on your plate"]  # replaced, not shown beside the older one
+
+
+def test_digests_of_two_people_sharing_a_device_do_not_replace_each_other(site, context, page, ravi, device):
+    turn_on_notifications(site, context, page)
+    cdp = context.new_cdp_session(page)
+    registration = push_registration_id(cdp, page, f"{site.url}/")
+    for title, tag in (("Ravi: 1 update", "plate-ravi-tag"), ("Sam: 2 updates", "plate-sam-tag")):
+        digest = {"title": title, "body": "Dana added “Call Siemens”", "url": "/", "count": 1, "items": [], "tag": tag}
+        cdp.send("ServiceWorker.deliverPushMessage", {"origin": site.url, "registrationId": registration, "data": json.dumps(digest)})
+        shown_notifications(page, title)
+    shown = sorted((n["title"], n["tag"]) for n in shown_notifications(page, "Sam: 2 updates"))
+    assert shown == [("Ravi: 1 update", "plate-ravi-tag"), ("Sam: 2 updates", "plate-sam-tag")]  # both on screen
+
+
+def test_a_digest_without_a_tag_replaces_the_last_untagged_one(site, context, page, ravi, device):
+    turn_on_notifications(site, context, page)
+    cdp = context.new_cdp_session(page)
+    registration = push_registration_id(cdp, page, f"{site.url}/")
+    for title in ("First digest", "Second digest"):
+        digest = {"title": title, "body": "Dana added “Call Siemens”", "url": "/", "count": 1, "items": []}
+        cdp.send("ServiceWorker.deliverPushMessage", {"origin": site.url, "registrationId": registration, "data": json.dumps(digest)})
+        shown_notifications(page, title)
+    shown = [(n["title"], n["tag"]) for n in shown_notifications(page, "Second digest")]
+    assert shown == [("Second digest", "plate-digest")]  # a server that sends no tag: one digest per device
 
 
 def test_tapping_a_notification_opens_its_item_in_the_open_app(site, context, page, ravi, device):
@@ -210,4 +235,4 @@ def test_send_a_test_reaches_the_push_service_and_shows_on_the_device(site, cont
     registration = push_registration_id(cdp, page, f"{site.url}/")
     cdp.send("ServiceWorker.deliverPushMessage", {"origin": site.url, "registrationId": registration, "data": json.dumps(payload)})
     [shown] = shown_notifications(page)
-    assert (shown["title"], shown["tag"]) == (payload["title"], "plate-digest")
+    assert payload["tag"] and (shown["title"], shown["tag"]) == (payload["title"], payload["tag"])  # this person's tag

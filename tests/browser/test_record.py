@@ -1,6 +1,7 @@
 """The record page: a period's summary, the weekly chart of items done, the list, and its CSV and print links."""
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -81,3 +82,45 @@ def test_my_record_is_linked_from_my_plate(site, context, page, ravi):
     expect(page.get_by_role("heading", name="My record")).to_be_visible()
     expect(stat(page, "done")).to_have_text("3")
     expect(page.get_by_text("2 added by me, 2 by others.")).to_be_visible()
+
+
+def quarter_of(day: date) -> tuple[date, date]:
+    start = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    following = date(start.year + (start.month == 10), (start.month + 2) % 12 + 1, 1)
+    return start, following - timedelta(days=1)
+
+
+def test_the_last_quarter_preset_shows_last_quarters_period_and_items(site, context, page, ravi):
+    this_start, _ = quarter_of(local_today(ZONE))
+    last_start, last_end = quarter_of(this_start - timedelta(days=1))
+    zone = ZoneInfo(ZONE)
+    finished = {  # local times in Ravi's zone, at both edges of last quarter and just after it
+        "Close the Lidl deal": datetime.combine(last_start, time(9, 0), zone),
+        "Visit the Hamburg depot": datetime.combine(last_start + timedelta(days=40), time(14, 0), zone),
+        "File the quarter's expenses": datetime.combine(last_end, time(23, 30), zone),
+        "Start the new quarter": datetime.combine(this_start, time(0, 30), zone),
+    }
+    for title, at in finished.items():
+        with time_machine.travel(at, tick=False):
+            set_status(make_item(ravi, title=title))
+    db.session.commit()
+
+    site.log_in(context, "ravi@example.test")
+    site.open(page, f"/people/{ravi.id}/record")
+    expect(page.get_by_label("This quarter")).to_be_checked()
+    page.get_by_text("Last quarter", exact=True).click()
+    expect(page.get_by_label("Last quarter")).to_be_checked()
+    expect(page.locator(".period-range")).to_have_text(
+        re.compile(rf"^\w+ {last_start.day} \w+ {last_start.year} – \w+ {last_end.day} \w+ {last_end.year}$"))
+    expect(page.locator(".record-item .item-title")).to_have_text(  # newest first; nothing of this quarter
+        ["File the quarter's expenses", "Visit the Hamburg depot", "Close the Lidl deal"])
+    expect(stat(page, "done")).to_have_text("3")
+    expect(page).to_have_url(re.compile(rf"\?from={last_start}&to={last_end}$"))
+    expect(page.get_by_role("link", name="Download CSV")).to_have_attribute(
+        "href", f"/people/{ravi.id}/record.csv?from={last_start}&to={last_end}")
+
+    page.reload()  # the period is in the address, and the preset is recognised from it
+    expect(page.get_by_label("Last quarter")).to_be_checked()
+    expect(page.locator(".record-item")).to_have_count(3)
+    page.get_by_text("This quarter", exact=True).click()
+    expect(page.locator(".record-item", has_text="Start the new quarter")).to_have_count(1)

@@ -189,3 +189,35 @@ def test_team_workload_sorts_by_load_overdue_and_name(site, context, page, team)
 
     page.locator(".team-row", has_text="Ravi Menon").get_by_role("link", name="Record").click()
     expect(page.get_by_role("heading", name="Ravi's record")).to_be_visible()
+
+
+def filled_share(page, name: str) -> float:
+    """How much of a person's load bar is coloured in, as a share of the bar's width."""
+    bar = page.locator(".team-row", has_text=name).locator(".load-bar")
+    return bar.evaluate("""(bar) => [...bar.children].reduce((sum, part) => sum + part.getBoundingClientRect().width, 0)
+                                    / bar.getBoundingClientRect().width""")
+
+
+def test_team_workload_bars_show_each_persons_open_items_against_the_busiest(site, context, page, team):
+    site.log_in(context, "dana@example.test")
+    site.open(page, "/team")
+    ravi = page.locator(".team-row", has_text="Ravi Menon")
+    expect(ravi.get_by_role("img")).to_have_attribute("aria-label", "4 open: 1 high, 3 normal, 0 low")
+    expect(page.locator(".team-row", has_text="Sam Carter")).to_contain_text("2 open: 0 high · 1 normal · 1 low")
+    shares = {name: filled_share(page, name) for name in ("Ravi Menon", "Sam Carter", "Lucía Ortega")}
+    assert shares == pytest.approx({"Ravi Menon": 1.0, "Sam Carter": 0.5, "Lucía Ortega": 0.25}, abs=0.02)
+    width = lambda locator: locator.evaluate("(node) => node.getBoundingClientRect().width")  # noqa: E731
+    assert width(ravi.locator(".load-bar .high")) / width(ravi.locator(".load-bar")) == pytest.approx(0.25, abs=0.02)
+
+    for item in db.session.scalars(select(Item).where(Item.owner_id == team["ravi"].id, Item.priority == "normal")
+                                   .order_by(Item.id).limit(2)):
+        set_status(item, team["ravi"])  # Ravi finishes two, and Lucía gets two more: she is the busiest now
+    make_item(team["lucia"], team["dana"], "Lucía's second call")
+    make_item(team["lucia"], team["dana"], "Lucía's third call")
+    db.session.commit()
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    expect(ravi).to_contain_text("2 open: 1 high · 1 normal · 0 low")
+    expect(page.locator("#workload .team-name").first).to_contain_text("Lucía Ortega")
+    shares = {name: filled_share(page, name) for name in ("Ravi Menon", "Sam Carter", "Lucía Ortega")}
+    assert shares == pytest.approx({"Ravi Menon": 2 / 3, "Sam Carter": 2 / 3, "Lucía Ortega": 1.0}, abs=0.02)

@@ -4,7 +4,7 @@ import { clockIn } from "./format.js";
 import { get, readAgainThroughWorker } from "./api.js";
 import { dismiss, onChange, pending, replay, resolveConflict, useAccount } from "./outbox.js";
 import { keepSubscriptionCurrent } from "./push.js";
-import { loadPeople, loadSession, session } from "./store.js";
+import { endPendingLogout, loadPeople, loadSession, session } from "./store.js";
 import { banner, h, openSheet } from "./ui.js";
 import { inboxView } from "./views/inbox.js";
 import { itemView } from "./views/item.js";
@@ -229,6 +229,11 @@ async function registerServiceWorker() {
 // --- start ----------------------------------------------------------------------------------
 
 async function start() {
+  // Logged out while offline: end that session on the server before anything can sign back in with it.
+  if (!(await endPendingLogout().catch(() => false))) {
+    location.replace(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+    return;
+  }
   registerServiceWorker().catch(() => {});
   let user;
   try {
@@ -245,7 +250,14 @@ async function start() {
   }
   useAccount(user.id);
   markNavigation();
-  view = await route(location.pathname);
+  try {
+    view = await route(location.pathname);
+  } catch (error) { // a page loaded on demand that this device has not opened online since the last update
+    main.replaceChildren(h("div", { class: "empty" }, h("p", {}, "You are offline, and this page has not been opened on this device yet."),
+      h("p", { class: "hint" }, "Open it once with a connection; after that it works offline.")));
+    main.setAttribute("aria-busy", "false");
+    return;
+  }
   document.getElementById("add-button").addEventListener("click", () => openAddSheet(view?.ownerId));
   if (view.refreshEvery) setInterval(refreshLive, view.refreshEvery);
   if (!location.pathname.startsWith("/review")) refreshReview(); // not awaited: the page does not wait for the badge

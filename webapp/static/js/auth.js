@@ -1,7 +1,7 @@
 // Log in, sign up, accept an invitation, log out: the pages before (and after) a session.
 import { get, post } from "./api.js";
 import { browserTimeZone } from "./format.js";
-import { loadSession, logOut } from "./store.js";
+import { endPendingLogout, forgetPendingLogout, loadSession, logOut } from "./store.js";
 import { errorText, h, showFormError, timeZoneOptions } from "./ui.js";
 
 const main = document.getElementById("main");
@@ -23,6 +23,9 @@ const submitters = {
     password: form.password.value, time_zone: form.time_zone.value,
   }),
 };
+
+// A logout made offline ends the server's session first; a login waits for it, or its answer could clear the new cookie.
+const pendingLogout = main.dataset.view === "logout" ? Promise.resolve() : endPendingLogout().catch(() => false);
 
 // Installing the worker here already makes the app installable and its shell available offline.
 navigator.serviceWorker?.register("/sw.js", { scope: "/" }).catch(() => {});
@@ -60,7 +63,9 @@ if (form) {
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
     try {
+      await pendingLogout;
       await submitters[main.dataset.view]();
+      forgetPendingLogout(); // this new session is not the one to end
       location.replace(main.dataset.view === "login" ? nextPage() : "/");
     } catch (error) {
       const text = error.offline ? "You are offline. Try again when you have a connection."

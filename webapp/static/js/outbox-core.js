@@ -136,19 +136,25 @@
     const headers = { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf };
     let url = "/api/v1/items";
     let method = "POST";
-    if (op.kind === "add") {
-      headers["Idempotency-Key"] = op.key;
-    } else if (op.kind === "edit") {
+    if (op.key) headers["Idempotency-Key"] = op.key; // adds and moves: a replay after a lost answer does nothing twice
+    if (op.kind === "edit") {
       url += `/${op.itemId}`;
       method = "PATCH";
       headers["If-Match"] = `"${op.ifMatch}"`;
-    } else {
+    } else if (op.kind === "move") {
       url += `/${op.itemId}/move`;
     }
     return fetch(url, { method, headers, body: JSON.stringify(op.body), credentials: "same-origin", cache: "no-store" });
   }
 
   const RETRY_LATER = new Set([408, 425, 429]);
+
+  /** The server's item already holds every field this edit sets, as it sets it. */
+  function alreadyApplied(op, current) {
+    if (op.kind !== "edit" || !current) return false;
+    return Object.entries(op.body).every(([field, value]) =>
+      (field === "owner_id" ? current.owner?.id : (current[field] ?? null)) === (value ?? null));
+  }
 
   /** Send this person's queued writes in order; stop at the first one that did not go through. */
   async function replayLocked(user, csrf) {
@@ -172,6 +178,12 @@
       if (response.status >= 500 || RETRY_LATER.has(response.status)) return { status: "offline", sent };
       if (response.status === 401) return { status: "logged-out", sent };
       if (response.status === 403 && /CSRF/.test(body?.message || "")) return { status: "csrf", sent };
+      if (response.status === 412 && alreadyApplied(op, body?.current)) {
+        // Most often our own write: its first attempt arrived and only the answer was lost. Nothing clashes.
+        await settle(op, body.current);
+        sent += 1;
+        continue;
+      }
       op.state = response.status === 412 ? "conflict" : "failed";
       op.error = { code: response.status, message: body?.message || response.statusText,
                    errors: body?.errors || null, current: body?.current || null };

@@ -24,10 +24,10 @@ function newKey() {
 /** Queue a write ({kind: add|edit|move, itemId, body, ifMatch}) and start sending it. */
 export async function enqueue(op) {
   op = { ...op, user: account, state: "pending", createdAt: Date.now() };
-  if (op.kind === "add") {
-    op.key = newKey(); // the Idempotency-Key: a replay after a lost answer creates nothing new
-    op.tempId = `tmp-${op.key}`;
+  if (op.kind === "add" || op.kind === "move") {
+    op.key = newKey(); // the Idempotency-Key: a replay after a lost answer creates or moves nothing again
   }
+  if (op.kind === "add") op.tempId = `tmp-${op.key}`;
   const saved = await core.add(op);
   navigator.serviceWorker?.ready.then((registration) => registration.sync?.register("plate-outbox")).catch(() => {});
   replay();

@@ -1,9 +1,14 @@
 // Who is logged in and the people of their organization, as last read from the API.
-import { ApiError, del, get, setCsrfToken } from "./api.js";
+import { ApiError, csrfToken, get, setCsrfToken } from "./api.js";
 import { forgetAccount } from "./outbox.js";
 import { forgetDevice } from "./push.js";
 
 export const session = { user: null, people: [], byId: new Map(), reviewCount: 0 };
+
+// Who this device last saw logged in: whose data to clear when logging out after the session already ended.
+const LAST_ACCOUNT = "plate-account";
+// A logout made offline: this device is cleared, but the server's session cookie still has to be ended.
+const PENDING_LOGOUT = "plate-pending-logout";
 
 /** The session, or null when nobody is logged in (offline: the last one this device saw). */
 export async function loadSession() {
@@ -11,6 +16,7 @@ export async function loadSession() {
     const data = await get("/session");
     session.user = data.user;
     setCsrfToken(data.csrf_token);
+    localStorage.setItem(LAST_ACCOUNT, String(data.user.id));
     return data.user;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return null;
@@ -43,17 +49,53 @@ export function addableOwners() {
   return owners;
 }
 
-/** Log out of this device: end the session, then forget its cached data and unsent writes. */
-export async function logOut() {
-  const userId = session.user?.id;
-  if (userId) await forgetDevice(userId); // while the session lasts: the server forgets this device's endpoint
+/** End `user`'s session on the server with their CSRF token: true once none of theirs is left, false if unreachable. */
+async function endServerSession(user, csrf) {
+  const end = (token) => fetch("/api/v1/session", {
+    method: "DELETE", credentials: "same-origin", cache: "no-store",
+    headers: { Accept: "application/json", "X-CSRF-Token": token || "" },
+  });
   try {
-    await del("/session");
+    const response = await end(csrf);
+    if (response.status !== 403) return response.ok || response.status === 401; // 401: it had already ended
+    // Not this cookie's token (it was rotated, or never known offline): see whose session it is first.
+    const current = await fetch("/api/v1/session", { credentials: "same-origin", cache: "no-store" });
+    if (!current.ok) return current.status === 401;
+    const data = await current.json();
+    if (user != null && data.user.id !== user) return true; // someone else has logged in since: theirs stays
+    const again = await end(data.csrf_token);
+    await self.caches?.open("plate-api").then((cache) => cache.delete("/api/v1/session")).catch(() => {}); // that read left a copy
+    return again.ok || again.status === 401;
   } catch (error) {
-    // offline: the cookie ends with the next login; this device's data is cleared either way
+    return false; // offline
   }
+}
+
+/** A logout made offline, finished now: false while the server still cannot be reached (the device stays logged out). */
+export async function endPendingLogout() {
+  const pending = JSON.parse(localStorage.getItem(PENDING_LOGOUT) || "null");
+  if (!pending) return true;
+  if (!(await endServerSession(pending.user, pending.csrf))) return false;
+  localStorage.removeItem(PENDING_LOGOUT);
+  return true;
+}
+
+/** A new login replaced the session a pending logout was meant to end. */
+export function forgetPendingLogout() {
+  localStorage.removeItem(PENDING_LOGOUT);
+}
+
+/** Log out of this device: end the session (now, or on the next load with a connection), forget its data and unsent writes. */
+export async function logOut() {
+  const stored = Number(localStorage.getItem(LAST_ACCOUNT)) || null;
+  const userId = session.user?.id ?? stored; // with the session already gone (401), the last account seen here
+  if (userId) await forgetDevice(userId); // while the session lasts: the server forgets this device's endpoint
+  const csrf = csrfToken();
+  if (await endServerSession(userId, csrf)) forgetPendingLogout();
+  else localStorage.setItem(PENDING_LOGOUT, JSON.stringify({ user: userId, csrf }));
   if ("caches" in window) await caches.delete("plate-api");
   if (userId) await forgetAccount(userId);
+  localStorage.removeItem(LAST_ACCOUNT);
   session.user = null;
   location.replace("/login");
 }
