@@ -149,3 +149,19 @@ class TestBehindAProxy:
                                             headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "plate.example"})
 
         assert response.json["url"].startswith("https://plate.example/invite/")
+
+
+@pytest.mark.parametrize("path", ["/static/js/app.js", "/static/css/app.css", "/sw.js", "/manifest.webmanifest"])
+def test_shell_files_do_not_depend_on_the_session(client, auth, team, path):
+    # A `Vary: Cookie` would tie the service worker's HTTP-cache copy to one cookie, so a new session
+    # (or the daily renewal) would download the whole shell again.
+    auth.login(team.rep)
+    with client.session_transaction() as session:
+        session["renewed"] = 0  # due for renewal: a request that looked at the session would re-sign it
+
+    response = client.get(path)
+    response.close()
+
+    assert response.status_code == 200
+    assert "Cookie" not in response.headers.get("Vary", "")
+    assert "Set-Cookie" not in response.headers

@@ -6,9 +6,9 @@ from cachetools import LRUCache
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.lean import plain_copy
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 # Only our own scripts, styles, images and connections; no inline code, no plugins, never inside a frame.
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -32,6 +32,9 @@ HEADERS = {
     "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
 }
 HSTS = "max-age=31536000"  # a year; sent only over https, where it can be trusted
+# The app shell's files are the same bytes for everyone: their responses never carry the session
+# (no Set-Cookie, no `Vary: Cookie`, which would tie the service worker's cached copy to one cookie).
+SESSIONLESS_ENDPOINTS = {"static", "pwa.service_worker", "pwa.manifest"}
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -57,6 +60,10 @@ class SessionInterface(SecureCookieSessionInterface):
         if serializer is None:
             serializer = self._serializers[keys] = super().get_signing_serializer(app)
         return serializer
+
+    def save_session(self, app: Flask, session, response) -> None:
+        if request.endpoint not in SESSIONLESS_ENDPOINTS:
+            super().save_session(app, session, response)
 
     def open_session(self, app: Flask, request):
         serializer = self.get_signing_serializer(app)

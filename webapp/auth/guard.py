@@ -10,6 +10,7 @@ from webapp.auth.caller import Caller, load_caller
 from webapp.clock import now
 from webapp.extensions import login_manager
 from webapp.models import User
+from webapp.security import SESSIONLESS_ENDPOINTS
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -72,6 +73,8 @@ def slide_session_expiry() -> None:
 
 def guard_api_request() -> None:
     """Reject anonymous calls with 401, unsafe calls without the session's CSRF token with 403, non-JSON bodies with 415."""
+    if request.endpoint in SESSIONLESS_ENDPOINTS:
+        return  # the same bytes for everyone: no session read, so no `Vary: Cookie` splitting the HTTP cache
     slide_session_expiry()
     if not request.path.startswith("/api/") or request.endpoint is None:
         return
