@@ -6,9 +6,9 @@ import flask_smorest
 from cachetools import LRUCache
 from flask import request
 from marshmallow import Schema, missing
+from webargs.flaskparser import FlaskParser
 
 from webapp.lean import plain_copy
-from webargs.flaskparser import FlaskParser
 
 
 class ApiParser(FlaskParser):
