@@ -8,7 +8,7 @@ import json
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from tests.browser.conftest import TIMEOUT_MS
 from tests.factories import make_item, make_org, make_user
@@ -139,6 +139,17 @@ def test_a_subscription_the_browser_changed_is_posted_again_on_the_next_visit(si
     site.open(page, "/")
     wait_for(page, lambda: renewed in [s[1] for s in subscriptions()], "the renewed subscription on the server")
 
+
+def test_a_subscription_the_server_forgot_is_posted_again_on_the_next_visit(site, context, page, ravi, device):
+    turn_on_notifications(site, context, page)
+    wait_for(page, lambda: subscriptions(), "the first subscription on the server")
+    db.session.execute(delete(PushSubscription))  # as after the push service answered 410 once
+    db.session.commit()
+
+    site.open(page, "/")
+
+    wait_for(page, lambda: subscriptions() == [(ravi.id, device.endpoint, device.p256dh, device.auth)],
+             "the same subscription on the server again")
 
 def test_turning_notifications_off_forgets_this_device(site, context, page, ravi, device):
     turn_on_notifications(site, context, page)

@@ -85,7 +85,17 @@ export async function forgetDevice(userId) {
 
 export const sendTest = () => post("/push/test");
 
-/** On every page load: re-post a subscription that changed or was never posted for this account. */
+/** Whether the server still pushes to this endpoint for this account (offline: what this device last posted). */
+async function serverKnows(userId, endpoint) {
+  try {
+    return (await get("/push/subscriptions")).some((known) => known.endpoint === endpoint);
+  } catch {
+    return endpoint === localStorage.getItem(postedKey(userId));
+  }
+}
+
+/** On every page load: re-post a subscription the browser changed, or the server no longer has
+ *  (a push service's 404/410 removed it, or someone else signed in on this device since). */
 export async function keepSubscriptionCurrent(userId) {
   if (pushSupport() !== "ok" || Notification.permission !== "granted") return;
   const reg = await registration();
@@ -93,7 +103,7 @@ export async function keepSubscriptionCurrent(userId) {
   const subscription = await reg.pushManager.getSubscription();
   const posted = localStorage.getItem(postedKey(userId));
   if (subscription) {
-    if (subscription.endpoint !== posted) await postSubscription(userId, subscription);
+    if (!(await serverKnows(userId, subscription.endpoint))) await postSubscription(userId, subscription);
     return;
   }
   if (posted) { // notifications were on, and the browser dropped the subscription: subscribe again
