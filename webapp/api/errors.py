@@ -253,6 +253,33 @@ class PlateApi(Api):
     def _init_spec(self, *, extra_plugins=None, **kwargs):
         super()._init_spec(extra_plugins=[*(extra_plugins or ()), ErrorResponsesPlugin(self)], **kwargs)
 
+    # The document is written when it is first read (GET /api/v1/openapi.json), not while the app is made:
+    # writing it is most of what create_app costs, and a worker, a CLI command or a test rarely reads it.
+
+    def init_app(self, app, *, spec_kwargs=None):
+        self._undocumented = []
+        super().init_app(app, spec_kwargs=spec_kwargs)
+
+    def register_blueprint(self, blp, *, parameters=None, **options):
+        """Register the blueprint's views now and document them when the document is first read."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self._undocumented.append((blp, name, parameters))
+
+    @property
+    def spec(self):
+        spec = self.__dict__.get("_spec")
+        while spec is not None and self.__dict__.get("_undocumented"):
+            blp, name, parameters = self._undocumented.pop(0)
+            blp.register_views_in_doc(self, self._app, spec, name=name, parameters=parameters)
+            spec.tag({"name": name, "description": blp.description})
+        return spec
+
+    @spec.setter
+    def spec(self, value):
+        self.__dict__["_spec"] = value
+
     @property
     def ERROR_SCHEMA(self):  # noqa: N802 - flask-smorest's name; documents every operation's error responses
         from webapp.schemas import ErrorOut  # here: the schemas import the models, which import this module
