@@ -9,9 +9,14 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import POSTGRES_URL
 from tests.factories import make_invitation, make_item, make_team, set_status
+from tests.test_worker import FakeSender, subscribe
 from webapp import create_app
+from webapp.clock import now
 from webapp.extensions import db
-from webapp.models import Item, ItemEvent, NotificationPreferences, PushSubscription, User
+from webapp.models import (
+    Digest, Item, ItemEvent, Notification, NotificationPreferences, PendingDigest, PushSubscription, User,
+)
+from webapp.notifications import worker
 from webapp.services import items, team_requests, transfer
 
 RESTORED_DATABASE = f"{make_url(POSTGRES_URL).database}_restored" if POSTGRES_URL else None
@@ -73,6 +78,12 @@ def exported_org(app, tmp_path):
                                         p256dh="device-key", auth="device-secret"))
         make_item(team.outsider, title="Another company's secret")
         db.session.commit()
+        # A few days of digests go out; one line is read in the app; then news waits for the next digest.
+        worker.tick(db.session, FakeSender(), "test", at=now() + timedelta(days=3))
+        first = db.session.scalar(select(Notification).where(Notification.user_id == team.rep.id))
+        first.read_at = now()
+        make_item(team.rep, team.manager, "Call Bosch back")
+        db.session.commit()
         org_id = team.org.id
     path = tmp_path / "org.json"
     result = app.test_cli_runner().invoke(args=["export-org", str(org_id), "--output", str(path)])
@@ -101,10 +112,34 @@ def test_round_trip_keeps_every_row_and_id(app, empty_app, exported_org):
         events = db.session.scalar(select(func.count()).select_from(ItemEvent))
         assert db.session.scalar(select(func.count()).select_from(PushSubscription)) == 0
     assert _without_time_of_export(restored) == _without_time_of_export(original)
-    assert restored_items == original_items and len(restored_items) == 6  # 4, and the request's to Rita and Pat
+    assert restored_items == original_items and len(restored_items) == 7  # 5, and the request's to Rita and Pat
     assert events == len(original["tables"]["item_events"]) > len(restored_items)
     assert "Another company's secret" not in path.read_text()
     assert "device-key" not in path.read_text()
+
+
+def test_the_inbox_and_the_digests_move_and_only_news_still_waiting_is_pushed(empty_app, exported_org):
+    org_id, path = exported_org
+    tables = json.loads(path.read_text())["tables"]
+    assert tables["digests"] and tables["pending_digests"]
+    assert empty_app.test_cli_runner().invoke(args=["import-org", str(path)]).exit_code == 0
+
+    with empty_app.app_context():
+        rep = db.session.scalar(select(User).where(User.name == "Rita Rep"))
+        inbox = db.session.scalars(select(Notification).where(Notification.user_id == rep.id)).all()
+        assert len(inbox) == len([n for n in tables["notifications"] if n["user_id"] == rep.id]) > 1
+        assert sum(n.read_at is not None for n in inbox) == 1
+        assert db.session.scalar(select(func.count()).select_from(Digest)) == len(tables["digests"])
+        assert db.session.get(PendingDigest, rep.id) is not None
+        subscribe(rep)  # the phone posts its subscription again on its first visit to the new server
+        db.session.commit()
+        sender = FakeSender()
+
+        worker.tick(db.session, sender, "test", at=now() + timedelta(days=6))
+
+        pushed_to_rita = [m for m in sender.sent if m["endpoint"].endswith(f"/{rep.id}-phone")]
+        assert len(pushed_to_rita) == 1
+        assert [line["title"] for line in pushed_to_rita[0]["payload"]["items"]] == ["Call Bosch back"]
 
 
 def test_after_an_import_new_rows_get_fresh_ids(empty_app, exported_org):

@@ -2,13 +2,15 @@
 
 What goes in: the organization, its people (with password hashes, so everyone can log in after a
 restore; the file is therefore as secret as the database), invitations (only token hashes, so open
-invitation links keep working), team requests, items, their whole history, notification settings
-and "due today" reminders of open items.
+invitation links keep working), team requests, items, their whole history, notification settings,
+"due today" reminders of open items, everyone's inbox (read or not), the digests already sent
+(the Team page counts them as interruptions) and the news still waiting for a digest, which the
+new server's dispatcher pushes at its time.
 
 What stays out, and why: push subscriptions (their keys let anyone push to the devices, and every
-device re-posts its subscription on its next visit anyway), the inbox, digests and delivery logs
-(operational records of pushes already sent: restored, they would be sent again), idempotency
-keys (a 24-hour replay cache) and dispatcher heartbeats (per server).
+device re-posts its subscription on its next visit anyway), the per-device delivery logs of
+digests already sent (restored, they could be sent again), idempotency keys (a 24-hour replay
+cache) and dispatcher heartbeats (per server).
 
 Ids are kept, so every reference holds; the import therefore needs an empty database.
 """
@@ -20,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from webapp.clock import now
 from webapp.models import (
-    DueReminder, Invitation, Item, ItemEvent, NotificationPreferences, Organization, TeamRequest, User,
+    Digest, DueReminder, Invitation, Item, ItemEvent, Notification, NotificationPreferences, Organization,
+    PendingDigest, TeamRequest, User,
 )
 from webapp.models.types import UTCDateTime
 from webapp.services.errors import Conflict, Invalid, NotFound
@@ -37,6 +40,9 @@ MODELS = {
     "item_events": ItemEvent,
     "notification_preferences": NotificationPreferences,
     "due_reminders": DueReminder,
+    "digests": Digest,
+    "notifications": Notification,
+    "pending_digests": PendingDigest,
 }
 
 
@@ -65,6 +71,9 @@ def _queries(organization_id: int) -> dict:
         "notification_preferences": select(NotificationPreferences).where(
             NotificationPreferences.user_id.in_(user_ids)),
         "due_reminders": select(DueReminder).where(DueReminder.item_id.in_(item_ids)),
+        "digests": select(Digest).where(Digest.user_id.in_(user_ids)),
+        "notifications": select(Notification).where(Notification.user_id.in_(user_ids)),
+        "pending_digests": select(PendingDigest).where(PendingDigest.user_id.in_(user_ids)),
     }
 
 
