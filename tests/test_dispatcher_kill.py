@@ -69,6 +69,12 @@ def wait_for(condition, what: str, timeout: float = 40) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def children(pid: int) -> set[int]:
+    """The processes `pid` started (Linux's /proc)."""
+    return {int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()}
+
+
 def start_dispatcher(env: dict, seconds_ahead: float, log) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", DISPATCHER, str(seconds_ahead)], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -91,7 +97,7 @@ def test_killed_dispatcher_loses_nothing_and_repeats_only_unacknowledged_pushes(
     vapid = Vapid02()
     vapid.generate_keys()
     env = {**os.environ, "DATABASE_URL": url, "PLATE_SECRET_KEY": "test", "PLATE_DISPATCH_IN_PROCESS": "0",
-           "PLATE_VAPID_PRIVATE_KEY": vapid.private_pem().decode()}
+           "PLATE_PUSH_PROCESSES": "2", "PLATE_VAPID_PRIVATE_KEY": vapid.private_pem().decode()}
     app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": url})
 
     def count(query) -> int:
@@ -134,8 +140,12 @@ def test_killed_dispatcher_loses_nothing_and_repeats_only_unacknowledged_pushes(
             service.held = second_devices
             give_due_digests(second)
             wait_for(lambda: service.arrived, "a push of the second digests to reach the push service")
+            helpers = children(dispatcher.pid)
+            assert helpers, "the dispatcher encrypts and sends in worker processes"
             dispatcher.send_signal(signal.SIGKILL)
             dispatcher.wait(timeout=15)
+            wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in helpers),
+                     "the killed dispatcher's worker processes to leave by themselves")
             in_flight_at_kill = set(service.arrived)
             assert count(delivered) == len(first_devices), "nothing of the killed pass was acknowledged"
             service.held = set()

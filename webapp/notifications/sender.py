@@ -10,6 +10,7 @@ import asyncio
 import logging
 import multiprocessing
 import multiprocessing.util
+import os
 import random
 import threading
 import time
@@ -147,6 +148,14 @@ def _start_worker(concurrency: int, timeout: float) -> None:
     global _worker_transport
     _worker_transport = _Transport(concurrency, timeout)
     multiprocessing.util.Finalize(None, _worker_transport.close, exitpriority=10)  # when the pool shuts down
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="plate-orphan-watch", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A dispatcher killed with SIGKILL cannot stop its pool: its worker processes leave on their own."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 def _send_in_worker(messages: list["Message"]) -> list[Outcome]:
