@@ -7,6 +7,9 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 # Test processes (pytest-xdist); each gets its own SQLite files and PostgreSQL database.
 TEST_WORKERS ?= auto
+# Keep compiled modules (__pycache__, git-ignored) even where the environment sets PYTHONDONTWRITEBYTECODE:
+# otherwise every test worker, server process and command compiles every module again (seconds each).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install run migrate demo test chromium wrk bench serve clean
 

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 
+from tests.factories import PASSWORD_METHOD
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import User
@@ -105,6 +106,7 @@ def app(database_url, tmp_path, app_config):
         "PLATE_RATELIMIT_ENABLED": False,
         # Pushes are sent from the test's own process (tests/test_push_delivery.py tries worker processes).
         "PLATE_PUSH_PROCESSES": 0,
+        "PLATE_PASSWORD_HASH": PASSWORD_METHOD,
         **app_config,
     })
     app.instance_path = str(tmp_path / "instance")

@@ -9,7 +9,10 @@ from webapp.models import Organization, User
 from webapp.services import items, people
 
 PASSWORD = "correct horse battery"
-PASSWORD_HASH = generate_password_hash(PASSWORD)  # hashed once: scrypt is slow by design
+# Tests hash with a cheap scrypt (the app fixture passes it as PLATE_PASSWORD_HASH); production keeps
+# werkzeug's default cost, slow by design (tests/test_passwords.py checks that).
+PASSWORD_METHOD = "scrypt:1024:8:1"
+PASSWORD_HASH = generate_password_hash(PASSWORD, method=PASSWORD_METHOD)
 _serial = count(1)
 
 

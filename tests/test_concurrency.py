@@ -1,31 +1,16 @@
 """Simultaneous requests through a real threaded server and connection pool: no lost update, no double create."""
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import requests
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from tests.factories import PASSWORD, make_item, make_team
+from tests.serving import served
 from webapp.extensions import db
 from webapp.models import IdempotentRequest, Item, ItemEvent, Notification, TeamRequest
 
 CLIENTS = 20
-
-
-@contextmanager
-def served(app):
-    """The app on a free loopback port, one thread per request, as a real deployment would run it."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def logged_in(base: str, email: str) -> requests.Session:

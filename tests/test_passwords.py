@@ -1,9 +1,12 @@
 """Passwords: at least 10 characters, not the email nor its local part, not a commonly used one; everywhere one is set."""
 import pytest
+from sqlalchemy import select
 
 from tests.factories import PASSWORD, make_invitation, make_team
 from webapp.auth.passwords import common_passwords
+from webapp.config import load_config
 from webapp.extensions import db
+from webapp.models import User
 
 EMAIL = "rita.rep@example.test"
 REJECTED = [
@@ -63,6 +66,20 @@ def test_a_long_uncommon_password_is_accepted(client, set_password):
     response = set_password(client, "plum lantern orbit")
 
     assert response.status_code in (200, 201)
+
+
+@pytest.mark.parametrize("set_password", SETTERS)
+def test_outside_tests_passwords_are_stored_with_werkzeugs_full_scrypt_and_then_let_the_person_in(
+        app, client, set_password):
+    app.config["PLATE_PASSWORD_HASH"] = load_config(app.instance_path, "test")["PLATE_PASSWORD_HASH"]  # the default
+
+    assert set_password(client, "plum lantern orbit").status_code in (200, 201)
+
+    with app.app_context():
+        stored = db.session.scalar(select(User.password_hash).where(User.email == EMAIL))
+    assert stored.startswith("scrypt:32768:8:1$")
+    client.delete("/api/v1/session")
+    assert client.post("/api/v1/session", json={"email": EMAIL, "password": "plum lantern orbit"}).status_code == 200
 
 
 def test_a_refused_sign_up_creates_nothing_and_the_next_try_works(client):

@@ -2,13 +2,12 @@
 import os
 import re
 import sys
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_org, make_user
+from tests.serving import served
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -79,13 +78,8 @@ def closing_files(app):
 @pytest.fixture
 def live_server(app):
     """The test's app served on a free loopback port from a thread; yields its base URL."""
-    server = make_server("127.0.0.1", 0, closing_files(app), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with served(closing_files(app)) as url:
+        yield url
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -245,3 +239,11 @@ class Site:
 @pytest.fixture
 def site(live_server) -> Site:
     return Site(live_server)
+
+
+def dana_and_ravi(dana_zone: str = "Europe/Berlin", ravi_zone: str = "Europe/Berlin", *, dana_is_admin: bool = False):
+    """A new organization with the people of most browser tests: Dana Whitfield, who manages Ravi Menon."""
+    org = make_org()
+    dana = make_user(org, "Dana Whitfield", email="dana@example.test", time_zone=dana_zone, is_admin=dana_is_admin)
+    ravi = make_user(org, "Ravi Menon", dana, email="ravi@example.test", time_zone=ravi_zone)
+    return org, dana, ravi

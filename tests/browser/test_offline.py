@@ -6,8 +6,8 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 import webapp.pwa
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.factories import PASSWORD, make_item, make_org, make_user
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, dana_and_ravi
+from tests.factories import PASSWORD, make_item, make_user
 from webapp.extensions import db
 from webapp.models import Item, ItemEvent
 from webapp.services import items
@@ -17,9 +17,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def rep(ctx):
-    org = make_org()
-    dana = make_user(org, "Dana Whitfield", email="dana@example.test", is_admin=True)
-    ravi = make_user(org, "Ravi Menon", dana, email="ravi@example.test")
+    org, dana, ravi = dana_and_ravi(dana_is_admin=True)
     for title in ("Call Siemens", "Book Hamburg travel", "Log expenses", "Renew Wipro contract"):
         make_item(ravi, title=title)
     db.session.commit()
@@ -316,16 +314,22 @@ def csrf(page, site) -> str:
     return page.request.get(f"{site.url}/api/v1/session").json()["csrf_token"]
 
 
-def test_an_edit_that_arrived_before_its_answer_was_lost_replays_without_a_conflict(site, context, page, rep):
-    """The first attempt reached the server, the answer did not: the replay meets the person's own write as a 412."""
+def open_item_then_go_offline(site, context, page, title: str) -> tuple[int, str]:
+    """Ravi opens the item with `title` until the worker has cached it, then loses signal: its id and a CSRF token."""
     site.log_in(context, "ravi@example.test")
-    item_id = db.session.scalar(select(Item.id).where(Item.title == "Call Siemens"))
+    item_id = db.session.scalar(select(Item.id).where(Item.title == title))
     site.open(page, f"/items/{item_id}")
     site.wait_for_worker(page)
     site.wait_until_cached(page, f"/api/v1/items/{item_id}")
     site.wait_until_cached(page, "/api/v1/session")
     token = csrf(page, site)
     context.set_offline(True)
+    return item_id, token
+
+
+def test_an_edit_that_arrived_before_its_answer_was_lost_replays_without_a_conflict(site, context, page, rep):
+    """The first attempt reached the server, the answer did not: the replay meets the person's own write as a 412."""
+    item_id, token = open_item_then_go_offline(site, context, page, "Call Siemens")
     page.get_by_label("Title").fill("Call Siemens Healthineers")
     page.get_by_role("button", name="Save changes").click()
     page.get_by_role("button", name="Mark done").click()  # queued on top of the edit
@@ -349,14 +353,7 @@ def test_an_edit_that_arrived_before_its_answer_was_lost_replays_without_a_confl
 
 
 def test_a_412_that_differs_from_the_queued_edit_is_still_a_conflict(site, context, page, rep):
-    site.log_in(context, "ravi@example.test")
-    item_id = db.session.scalar(select(Item.id).where(Item.title == "Call Siemens"))
-    site.open(page, f"/items/{item_id}")
-    site.wait_for_worker(page)
-    site.wait_until_cached(page, f"/api/v1/items/{item_id}")
-    site.wait_until_cached(page, "/api/v1/session")
-    token = csrf(page, site)
-    context.set_offline(True)
+    item_id, token = open_item_then_go_offline(site, context, page, "Call Siemens")
     page.get_by_label("Title").fill("Call Siemens Healthineers")
     page.locator("#edit-form").get_by_text("Urgent", exact=True).click()  # the switch, as a thumb taps it
     page.get_by_role("button", name="Save changes").click()

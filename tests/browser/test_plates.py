@@ -3,6 +3,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from tests.browser.conftest import dana_and_ravi
 from tests.factories import make_item, make_org, make_user, set_status
 from webapp.extensions import db
 from webapp.models import Item, ItemEvent
@@ -13,9 +14,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def team(ctx):
     """Dana manages Ravi; Ravi's plate holds three open items."""
-    org = make_org()
-    dana = make_user(org, "Dana Whitfield", email="dana@example.test", time_zone="Europe/London", is_admin=True)
-    ravi = make_user(org, "Ravi Menon", dana, email="ravi@example.test", time_zone="Asia/Kolkata")
+    org, dana, ravi = dana_and_ravi(dana_zone="Europe/London", ravi_zone="Asia/Kolkata", dana_is_admin=True)
     items = [make_item(ravi, dana, "Update Q4 pipeline", priority="high"),
              make_item(ravi, title="Follow up with Tata Motors"),
              make_item(ravi, title="Send revised quote")]

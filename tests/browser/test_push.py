@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import delete, select
 
-from tests.browser.conftest import TIMEOUT_MS
-from tests.factories import make_item, make_org, make_user
+from tests.browser.conftest import TIMEOUT_MS, dana_and_ravi
+from tests.factories import make_item
 from tests.loopback_push import LoopbackPushService
 from webapp.extensions import db
 from webapp.models import PushSubscription
@@ -55,9 +55,7 @@ def push_service(app):
 
 @pytest.fixture
 def ravi(ctx):
-    org = make_org()
-    dana = make_user(org, "Dana Whitfield", email="dana@example.test", is_admin=True)
-    ravi = make_user(org, "Ravi Menon", dana, email="ravi@example.test", time_zone="Europe/Berlin")
+    org, dana, ravi = dana_and_ravi(ravi_zone="Europe/Berlin", dana_is_admin=True)
     db.session.commit()
     return ravi
 

@@ -7,8 +7,8 @@ import pytest
 import time_machine
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshots
-from tests.factories import make_item, make_org, make_user, set_status
+from tests.browser.conftest import dana_and_ravi, screenshots
+from tests.factories import make_item, set_status
 from webapp.clock import local_today
 from webapp.extensions import db
 
@@ -19,9 +19,7 @@ ZONE = "Europe/Berlin"
 @pytest.fixture
 def ravi(ctx):
     """Ravi, Dana's report: three items done and one dropped this quarter, one done in January 2026."""
-    org = make_org()
-    dana = make_user(org, "Dana Whitfield", email="dana@example.test", time_zone=ZONE)
-    ravi = make_user(org, "Ravi Menon", dana, email="ravi@example.test", time_zone=ZONE)
+    org, dana, ravi = dana_and_ravi(dana_zone=ZONE, ravi_zone=ZONE)
     today = local_today(ZONE)
     set_status(make_item(ravi, dana, "Update Q4 pipeline", due_on=today + timedelta(days=1), priority="high"))
     set_status(make_item(ravi, dana, "Send the forecast", due_on=today - timedelta(days=3)))

@@ -5,8 +5,8 @@ import pytest
 import time_machine
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshots
-from tests.factories import make_item, make_org, make_user
+from tests.browser.conftest import dana_and_ravi, screenshots
+from tests.factories import make_item
 from webapp.clock import local_today, now
 from webapp.extensions import db
 from webapp.models import Item
@@ -18,9 +18,7 @@ ZONE = "Europe/Berlin"
 @pytest.fixture
 def waiting(ctx):
     """Ravi has an item from a month ago, one 10 days overdue, and a fresh one that does not wait."""
-    org = make_org()
-    dana = make_user(org, "Dana Whitfield", email="dana@example.test", time_zone=ZONE)
-    ravi = make_user(org, "Ravi Menon", dana, email="ravi@example.test", time_zone=ZONE)
+    org, dana, ravi = dana_and_ravi(dana_zone=ZONE, ravi_zone=ZONE)
     with time_machine.travel(now() - timedelta(days=30), tick=False):
         old = make_item(ravi, dana, "Call the Lyon distributor")
     overdue = make_item(ravi, title="Renew the trade show booth", due_on=local_today(ZONE) - timedelta(days=10))

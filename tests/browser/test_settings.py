@@ -5,7 +5,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.factories import PASSWORD, make_item, make_org, make_user
+from tests.browser.conftest import dana_and_ravi
+from tests.factories import PASSWORD, make_item
 from webapp.extensions import db
 from webapp.models import Notification, NotificationPreferences, User
 
@@ -14,9 +15,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def people(ctx):
-    org = make_org()
-    dana = make_user(org, "Dana Whitfield", email="dana@example.test", is_admin=True)
-    ravi = make_user(org, "Ravi Menon", dana, email="ravi@example.test", time_zone="Europe/Berlin")
+    org, dana, ravi = dana_and_ravi(ravi_zone="Europe/Berlin", dana_is_admin=True)
     db.session.commit()
     return {"dana": dana, "ravi": ravi}
 

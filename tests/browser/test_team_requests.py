@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.browser.conftest import screenshots
-from tests.factories import make_item, make_org, make_user, set_status
+from tests.browser.conftest import dana_and_ravi, screenshots
+from tests.factories import make_item, make_user, set_status
 from webapp.clock import local_today
 from webapp.extensions import db
 from webapp.models import Item, Notification
@@ -19,9 +19,7 @@ POLL_MS = 20_000  # the request page reads again every 12 s while it is visible
 @pytest.fixture
 def team(ctx):
     """Dana manages Ravi, Lucía and Sam; Jo reports to Sam. Ravi is the busiest, Sam has overdue work."""
-    org = make_org()
-    dana = make_user(org, "Dana Whitfield", email="dana@example.test", time_zone="Europe/London")
-    ravi = make_user(org, "Ravi Menon", dana, email="ravi@example.test", time_zone="Asia/Kolkata")
+    org, dana, ravi = dana_and_ravi(dana_zone="Europe/London", ravi_zone="Asia/Kolkata")
     lucia = make_user(org, "Lucía Ortega", dana, email="lucia@example.test", time_zone="America/Mexico_City")
     sam = make_user(org, "Sam Carter", dana, email="sam@example.test", time_zone="Europe/London")
     jo = make_user(org, "Jo Junior", sam, email="jo@example.test", time_zone="Europe/London")

@@ -1,6 +1,10 @@
-"""The password rule for sign-up, invitation-accept and password change: long, not the email, not common."""
+"""Passwords: the rule for sign-up, invitation-accept and password change (long, not the email, not common),
+and their hashes (werkzeug's scrypt; PLATE_PASSWORD_HASH names another werkzeug method, for tests only)."""
 from functools import cache
 from pathlib import Path
+
+from flask import current_app, has_app_context
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.services.errors import Invalid
 
@@ -29,3 +33,24 @@ def check_password(password: str, email: str, field: str = "password") -> str:
         raise Invalid(field, "This password is one of the most commonly used ones, so it is guessed first. "
                              "Choose another, e.g. a few unrelated words.")
     return password
+
+
+def _method() -> str:
+    return current_app.config["PLATE_PASSWORD_HASH"] if has_app_context() else "scrypt"
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=_method())
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    return generate_password_hash("not-a-real-password", method=method)
+
+
+def password_matches(password_hash: str | None, password: str) -> bool:
+    """With no hash (an unknown email) a dummy one is checked: that answer takes as long as a wrong password."""
+    if password_hash is None:
+        check_password_hash(_dummy_hash(_method()), password)
+        return False
+    return check_password_hash(password_hash, password)

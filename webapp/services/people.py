@@ -9,19 +9,14 @@ from zoneinfo import available_timezones
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.auth import permissions
-from webapp.auth.passwords import check_password
+from webapp.auth.passwords import check_password, hash_password, password_matches
 from webapp.clock import local_today, now
 from webapp.models import Invitation, Item, Organization, User
 from webapp.models.types import MAX_ID
 from webapp.notifications import outbox
 from webapp.services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
-
-# Checked to keep the timing of "unknown email" equal to "wrong password".
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
-
 
 @cache
 def time_zones() -> frozenset[str]:
@@ -54,7 +49,7 @@ def _new_user(session: Session, organization: Organization, data: dict, **fields
         organization=organization,
         name=data["name"].strip(),
         email=email,
-        password_hash=generate_password_hash(check_password(data["password"], email)),
+        password_hash=hash_password(check_password(data["password"], email)),
         time_zone=check_time_zone(data["time_zone"]),
         **fields,
     )
@@ -75,10 +70,7 @@ def create_organization(session: Session, data: dict) -> User:
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
     user = session.scalar(select(User).where(User.email == normalize_email(email)))
-    if user is None:
-        check_password_hash(_DUMMY_HASH, password)
-        return None
-    return user if check_password_hash(user.password_hash, password) else None
+    return user if password_matches(user.password_hash if user else None, password) else None
 
 
 def update_me(session: Session, user: User, data: dict) -> bool:
@@ -96,9 +88,9 @@ def update_me(session: Session, user: User, data: dict) -> bool:
         if "current_password" in data:
             raise Invalid("password", "Send the new password along with current_password.")
         return False
-    if not check_password_hash(user.password_hash, data.get("current_password", "")):
+    if not password_matches(user.password_hash, data.get("current_password", "")):
         raise Invalid("current_password", "Your current password is needed to set a new one, and it did not match.")
-    user.password_hash = generate_password_hash(check_password(data["password"], user.email))
+    user.password_hash = hash_password(check_password(data["password"], user.email))
     user.session_epoch += 1
     return True
 
