@@ -37,6 +37,24 @@ def _database_of_this_worker(url: str | None) -> str | None:
     return base.set(database=name).render_as_string(False)
 
 
+# The longest tests, run first: under pytest-xdist a long test dealt out last keeps one worker busy
+# while the others have nothing left to do.
+LONGEST_FIRST = (
+    "tests/test_openapi_fuzz.py::test_operation_survives_fuzzing",
+    "tests/test_dispatcher_kill.py",
+    "tests/test_sqlite_workers.py",
+    "tests/browser/",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        return next((n for n, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
+                    len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: otherwise in file order
+
+
 POSTGRES_URL = _database_of_this_worker(os.environ.get("TEST_DATABASE_URL"))
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 

@@ -5,6 +5,7 @@ import pytest
 import time_machine
 from playwright.sync_api import expect
 
+from tests.browser.conftest import TIMEOUT_MS
 from tests.factories import make_invitation, make_item, make_org, make_user, set_status
 from webapp.clock import local_today, now
 from webapp.extensions import db
@@ -87,19 +88,30 @@ def assert_fits_a_small_phone(page):
     assert page.evaluate("document.documentElement.scrollWidth") <= SMALL_PHONE["width"], "the page scrolls sideways"
 
 
-@pytest.mark.parametrize("name", PAGES)
-def test_every_tap_target_of_the_page_is_at_least_44_px(site, context, page, org, name):
-    who, path = PAGES[name]
-    site.log_in(context, f"{who}@example.test")
-    site.open(page, path.format(**org))
-    assert_fits_a_small_phone(page)
+def test_every_tap_target_of_every_page_is_at_least_44_px(site, browser, phone, org, subtests):
+    """One page at a time as a subtest, each person logged in once."""
+    pages = {}
+    for who in sorted({who for who, _path in PAGES.values()}):
+        context = browser.new_context(**phone)
+        context.set_default_timeout(TIMEOUT_MS)
+        site.log_in(context, f"{who}@example.test")
+        pages[who] = context.new_page()
+    try:
+        for name, (who, path) in PAGES.items():
+            with subtests.test(page=name):
+                site.open(pages[who], path.format(**org))
+                assert_fits_a_small_phone(pages[who])
+    finally:
+        for page in pages.values():
+            page.context.close()
 
 
-@pytest.mark.parametrize("path", ["/login", "/signup", "/invite/{token}"])
-def test_every_tap_target_of_the_sign_in_pages_is_at_least_44_px(site, page, org, path):
-    page.goto(f"{site.url}{path.format(**org)}")
-    expect(page.get_by_label("Password")).to_be_visible()
-    assert_fits_a_small_phone(page)
+def test_every_tap_target_of_the_sign_in_pages_is_at_least_44_px(site, page, org, subtests):
+    for path in ("/login", "/signup", "/invite/{token}"):
+        with subtests.test(page=path):
+            page.goto(f"{site.url}{path.format(**org)}")
+            expect(page.get_by_label("Password")).to_be_visible()
+            assert_fits_a_small_phone(page)
 
 
 def test_every_tap_target_of_the_sheets_is_at_least_44_px(site, context, page, org):
