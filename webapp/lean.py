@@ -9,8 +9,8 @@ select only columns the driver returns as they are (numbers, text, booleans), ne
 Use it only outside a request's ORM transaction, for reads that need no snapshot shared with it.
 
 A few connections per engine serve these reads, outside SQLAlchemy's pool and in autocommit, so a read
-is one round trip with no checkout events or reset. A connection the server dropped is replaced and the
-read tried once more; disposing the engine retires them all.
+is one round trip with no checkout events or reset. When the server drops a connection, all idle ones
+are retired with it and the read is tried once more on a new one; disposing the engine retires them all.
 """
 import os
 import weakref
@@ -122,7 +122,9 @@ class LeanQuery:
                 finally:
                     cursor.close()
             except (dbapi.OperationalError, dbapi.InterfaceError):
-                _close(connection)  # the server cut it (a restart, a failover): read again on a new one
+                # The server cut it (a restart, a failover): it cut the idle ones too, so read again on a new one.
+                _close(connection)
+                connections.retire_all()
                 if attempt == 2:
                     raise
                 continue
