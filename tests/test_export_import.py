@@ -23,11 +23,11 @@ RESTORED_DATABASE = f"{make_url(POSTGRES_URL).database}_restored" if POSTGRES_UR
 
 
 @pytest.fixture
-def empty_app(database_url, tmp_path):
+def empty_app(request, database_url, tmp_path):
     """A second, empty database of the same kind as `app`'s, with the schema."""
     if database_url.startswith("sqlite"):
         url = f"sqlite:///{tmp_path / 'restored.db'}"
-        shutil.copyfile(make_url(database_url).database, tmp_path / "restored.db")
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "restored.db")
         empty = True
     else:
         server = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
