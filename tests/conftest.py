@@ -3,18 +3,16 @@ import contextvars
 import os
 import shutil
 import sqlite3
-from copy import deepcopy
 from dataclasses import dataclass
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 
 from tests.factories import PASSWORD_METHOD
-from webapp import create_app, logs
+from webapp import create_app
 from webapp.extensions import db
 from webapp.models import User
 
@@ -80,17 +78,14 @@ def postgres_schema():
 
 
 def _empty_tables(app) -> None:
-    """Empty every table and restart its ids (DELETE: TRUNCATE is slow on tables this small)."""
+    """Empty every table and restart its ids in one round trip (DELETE: TRUNCATE is slow on tables this small)."""
     tables = list(reversed(db.metadata.sorted_tables))
     script = [f'DELETE FROM "{table.name}"' for table in tables]
-    with app.app_context(), db.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":  # in one round trip
-            script += [f'ALTER SEQUENCE "{table.name}_id_seq" RESTART' for table in tables
-                       if "id" in table.c and table.c.id.primary_key and table.c.id.autoincrement in (True, "auto")]
+    script += [f'ALTER SEQUENCE "{table.name}_id_seq" RESTART' for table in tables
+               if "id" in table.c and table.c.id.primary_key and table.c.id.autoincrement in (True, "auto")]
+    with app.app_context():
+        with db.engine.begin() as connection:
             connection.exec_driver_sql("; ".join(script))
-        else:  # SQLite hands out max(id) + 1: ids restart by themselves
-            for statement in script:
-                connection.exec_driver_sql(statement)
 
 
 @pytest.fixture(scope="session")
@@ -104,18 +99,12 @@ def sqlite_template(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="session")
-def sqlite_database(sqlite_template, tmp_path_factory) -> str:
-    """This worker's SQLite database: a copy of the template, emptied before each test that uses it."""
-    path = tmp_path_factory.mktemp("sqlite") / "plate.db"
-    shutil.copyfile(sqlite_template, path)
-    return f"sqlite:///{path}"
-
-
 @pytest.fixture(params=BACKENDS)
-def database_url(request):
+def database_url(request, tmp_path):
     if request.param == "sqlite":
-        return request.getfixturevalue("sqlite_database")
+        path = tmp_path / "plate.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
     return request.getfixturevalue("postgres_schema")
 
 
@@ -125,51 +114,29 @@ def app_config() -> dict:
     return {}
 
 
-# Apps made for earlier tests of this worker, by database and configuration, each with its configuration as made.
-# Making an app costs tens of milliseconds (mostly werkzeug compiling every route), far more than most tests.
-_APPS: dict[tuple[str, str], tuple[Flask, dict]] = {}
-
-
-def _app_for(database_url: str, app_config: dict) -> Flask:
-    key = (database_url, repr(sorted(app_config.items())))
-    if key not in _APPS:
-        app = create_app({
-            "TESTING": True,
-            "SECRET_KEY": "test",
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            # Tests log in and sign up far more often than people do; tests/test_rate_limits.py turns them on.
-            "PLATE_RATELIMIT_ENABLED": False,
-            # Pushes are sent from the test's own process (tests/test_push_delivery.py tries worker processes).
-            "PLATE_PUSH_PROCESSES": 0,
-            "PLATE_PASSWORD_HASH": PASSWORD_METHOD,
-            **app_config,
-        })
-        app.test_client_class = ApiClient
-        _APPS[key] = (app, deepcopy(dict(app.config)))
-    app, config = _APPS[key]
-    # As new: the configuration as made, empty tables, no cached plates, keys, senders or rate-limit counts.
-    app.config.clear()
-    app.config.update(deepcopy(config))
-    logs.configure(app.config["PLATE_LOG_FORMAT"], app.config["PLATE_LOG_LEVEL"])  # onto this test's stdout
-    for name in ("plate_cache", "plate_vapid"):
-        app.extensions.pop(name, None)
-    if app.config["PLATE_RATELIMIT_ENABLED"]:
-        app.extensions["plate_limiter"].reset()
-    _empty_tables(app)
-    return app
-
-
 @pytest.fixture
 def app(database_url, tmp_path, app_config):
-    """The app for this test's database and configuration, as if new (see _app_for)."""
-    app = _app_for(database_url, app_config)
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        # Tests log in and sign up far more often than people do; tests/test_rate_limits.py turns them on.
+        "PLATE_RATELIMIT_ENABLED": False,
+        # Pushes are sent from the test's own process (tests/test_push_delivery.py tries worker processes).
+        "PLATE_PUSH_PROCESSES": 0,
+        "PLATE_PASSWORD_HASH": PASSWORD_METHOD,
+        **app_config,
+    })
     app.instance_path = str(tmp_path / "instance")
+    if not database_url.startswith("sqlite"):  # SQLite starts from a fresh copy of the template
+        _empty_tables(app)
     yield app
     for name in ("plate_push_sender", "plate_dispatch_sender"):
-        if sender := app.extensions.pop(name, None):
+        if sender := app.extensions.get(name):
             sender.close()
     with app.app_context():
         db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture
@@ -227,6 +194,7 @@ class Auth:
 
 @pytest.fixture
 def client(app) -> ApiClient:
+    app.test_client_class = ApiClient
     return app.test_client()
 
 

@@ -50,7 +50,8 @@ def test_simultaneous_edits_of_one_version_keep_exactly_one(app):
     assert all(a.json()["current"]["version"] == 2 for a in answers if a.status_code == 412)
     with app.app_context():
         assert db.session.get(Item, item_id).version == 2
-        actions = db.session.scalars(select(ItemEvent.action).where(ItemEvent.item_id == item_id)).all()
+        actions = db.session.scalars(select(ItemEvent.action).where(ItemEvent.item_id == item_id)
+                                     .order_by(ItemEvent.id)).all()
         assert actions == ["created", "updated"]
 
 
