@@ -73,9 +73,9 @@ def load_config(instance_path: str, secret_key: str | None = None) -> dict:
         "PLATE_RATELIMIT_PASSWORD_ACCOUNT": env.get("PLATE_RATELIMIT_PASSWORD_ACCOUNT", "5 per minute"),
         # /healthz answers 503 when no dispatcher finished a pass for this long (seconds; 0: never judge it).
         "PLATE_HEALTH_MAX_DISPATCHER_AGE": float(env.get("PLATE_HEALTH_MAX_DISPATCHER_AGE", "0")),
-        # Logs: "json" (one object per line) or "text"; `make serve` uses json, `make run` text.
         # werkzeug's password hash method; not read from the environment: only tests pass a cheaper one.
         "PLATE_PASSWORD_HASH": "scrypt",
+        # Logs: "json" (one object per line) or "text"; `make serve` uses json, `make run` text.
         "PLATE_LOG_FORMAT": env.get("PLATE_LOG_FORMAT", "text"),
         "PLATE_LOG_LEVEL": env.get("PLATE_LOG_LEVEL", "INFO"),
         # flask-smorest / OpenAPI

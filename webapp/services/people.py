@@ -18,6 +18,7 @@ from webapp.models.types import MAX_ID
 from webapp.notifications import outbox
 from webapp.services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 
+
 @cache
 def time_zones() -> frozenset[str]:
     return frozenset(available_timezones())
