@@ -28,12 +28,9 @@ os.environ.setdefault("PLATE_LOG_LEVEL", "WARNING")  # one log line per request 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from webapp import create_app  # noqa: E402
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from webapp.cli import DEMO_PASSWORD, demo_command  # noqa: E402
 
-# The last flag: headless Chromium 156 otherwise builds its address bar's two WebUI popups in a renderer of
-# their own for every new context, about 0.15 s of a core each time; no page can see the difference.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup"]
 WARM_LOADS = 5  # the warm loads take a few hundred ms each on a shared machine: the median of several
 THROTTLE = {"offline": False, "latency": 400, "downloadThroughput": 400_000 / 8, "uploadThroughput": 400_000 / 8}
 # The app shell: pages, styles, scripts (the service worker's too) and the manifest. Icons and API reads are apart.
@@ -201,7 +198,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         base = serve(Path(tmp), meter)
         device = {k: v for k, v in playwright.devices["Pixel 7"].items() if k != "default_browser_type"}
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         context = browser.new_context(**device)  # a new context: empty HTTP cache, no service worker
         context.add_init_script(FIRST_ITEM_PAINT)
         context.request.post(f"{base}/api/v1/session", data={"email": "dana@demo.plate.test", "password": DEMO_PASSWORD})

@@ -6,14 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import PASSWORD, make_org, make_user
 from tests.serving import served
 
-CHROMIUM = Path("/usr/bin/chromium")
-# The last flag: headless Chromium 156 otherwise builds its address bar's two WebUI popups in a renderer of
-# their own for every new context, about 0.15 s of a core each time; no page can see the difference.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup", "--disable-gpu"]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 TIMEOUT_MS = 10_000
 

@@ -6,7 +6,8 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 import webapp.pwa
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, dana_and_ravi
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import dana_and_ravi
 from tests.factories import PASSWORD, make_item, make_user
 from webapp.extensions import db
 from webapp.models import Item, ItemEvent
