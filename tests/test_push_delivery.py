@@ -112,6 +112,29 @@ def test_push_service_answers_become_outcomes(senders, service, vapid, status, h
     assert (outcome.retry_at is not None) == (kind == "retry")
 
 
+def test_a_redirect_is_never_followed_so_pushes_go_only_to_the_stored_endpoint(senders, service, vapid):
+    sender = senders(vapid, "mailto:ops@plate.test")
+    phone, elsewhere = service.device("phone"), service.device("elsewhere")
+    service.answers["phone"].append((307, {"Location": elsewhere.endpoint}))
+    [outcome] = sender.send_all([sender.message(stored(phone), {"n": 1}, 3600, "t", "normal")])
+    assert (outcome.kind, outcome.status_code) == ("rejected", 307)
+    assert service.received == [] and service.rejected == []  # one POST, answered 307, and nothing more
+
+
+def test_a_large_digest_is_posted_as_an_encrypted_octet_stream_in_one_go(senders, service, vapid):
+    seen = []
+    handle = service._handle
+    service._handle = lambda path, headers, body: seen.append(headers) or handle(path, headers, body)
+    sender = senders(vapid, "mailto:ops@plate.test")
+    phone = service.device("phone")
+    payload = {"title": "Plate", "body": "x" * 2500, "url": "/", "count": 0, "items": []}  # well over 1 KB encrypted
+    [outcome] = sender.send_all([sender.message(stored(phone), payload, 3600, "t", "normal")])
+    assert outcome.kind == "delivered" and service.received[0].payload == payload
+    [headers] = seen
+    assert headers["content-type"] == "application/octet-stream" and headers["content-encoding"] == "aes128gcm"
+    assert "expect" not in headers  # no "100 Continue" round trip (a second's wait where a service ignores it)
+
+
 def test_retry_after_seconds_dates_and_backoff():
     at = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
     assert retry_at_from("120", at, 1) == at + timedelta(seconds=120)

@@ -1,12 +1,12 @@
 """Sending Web Push messages: pywebpush encryption, VAPID per push service, pooled concurrent POSTs.
 
 pywebpush encrypts (aes128gcm) but does no retry, 429 handling or VAPID caching: that is done here,
-and the POST goes straight through one pooled aiohttp session per process, on its own event loop
-thread, so callers stay synchronous. Encryption is the expensive part and holds the GIL, so a
+and the POSTs go out concurrently through one libcurl multi handle per process (pycurl: pooled
+connections, HTTP/2 where the push service offers it, at a small fraction of the CPU an asyncio
+client spends per request), driven by one thread, so callers stay synchronous. Encryption is the expensive part and holds the GIL, so a
 dispatcher may spread its sends over worker processes (`processes`); the web app sends its few
 test pushes in its own process. Nothing here logs keys, tokens or payloads.
 """
-import asyncio
 import logging
 import multiprocessing
 import multiprocessing.util
@@ -14,12 +14,12 @@ import os
 import random
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-import aiohttp
+import pycurl
 from pywebpush import WebPusher
 
 from webapp.clock import now
@@ -79,59 +79,130 @@ def outcome_of(status: int, retry_after: str | None, at: datetime, attempt: int)
 
 
 class _Transport:
-    """One pooled aiohttp session on its own event loop thread: encrypts and POSTs many messages at once."""
+    """Encrypts and POSTs many messages at once through one libcurl multi handle: pooled keep-alive
+    connections (HTTP/2 multiplexed where the push service offers it), no event loop, no thread.
+
+    Encryption runs between transfers, so a batch's first POSTs are on the wire while the rest are
+    encrypted. One batch at a time per transport: libcurl handles are not shared between threads.
+    """
 
     def __init__(self, concurrency: int, timeout: float):
         self._concurrency = concurrency
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout_ms = int(timeout * 1000)
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._http: aiohttp.ClientSession | None = None
+        self._multi: pycurl.CurlMulti | None = None
+        self._idle: list[pycurl.Curl] = []  # easy handles to reuse: each keeps its connection warm
 
-    def submit(self, messages: list["Message"]) -> Future:
-        """Send concurrently; the future's result is the outcomes in the order of `messages`."""
-        return asyncio.run_coroutine_threadsafe(self._send_all(messages), self._running_loop())
+    def send_all(self, messages: list["Message"]) -> list[Outcome]:
+        """The outcome of each message, in order."""
+        with self._lock:
+            if self._multi is None:
+                self._multi = pycurl.CurlMulti()
+                self._multi.setopt(pycurl.M_MAX_TOTAL_CONNECTIONS, self._concurrency)
+            outcomes: list[Outcome | None] = [None] * len(messages)
+            waiting = iter(enumerate(messages))
+            in_flight: dict[pycurl.Curl, tuple[int, datetime, list[bytes]]] = {}
+            more = True
+            while more or in_flight:
+                while more and len(in_flight) < self._concurrency:
+                    index, message = next(waiting, (None, None))
+                    if message is None:
+                        more = False
+                        break
+                    at = now()
+                    body = self._encrypt(message)
+                    if isinstance(body, Outcome):
+                        outcomes[index] = body
+                        continue
+                    handle = self._idle.pop() if self._idle else self._new_handle()
+                    in_flight[handle] = (index, at, self._prepare(handle, message, body))
+                    self._multi.add_handle(handle)
+                    if len(in_flight) % 8 == 1:
+                        self._perform()  # the first POSTs go on the wire while the next are encrypted
+                self._perform()
+                self._collect(messages, in_flight, outcomes)
+                if in_flight and not (more and len(in_flight) < self._concurrency):
+                    if self._multi.select(0.05) <= 0:
+                        time.sleep(0.001)  # no socket to wait on yet (say, a name being resolved): no spinning
+            return outcomes
 
     def close(self) -> None:
         with self._lock:
-            loop, thread, http = self._loop, self._thread, self._http
-            self._loop = self._thread = self._http = None
-        if loop is None:
-            return
-        if http is not None:
-            asyncio.run_coroutine_threadsafe(http.close(), loop).result()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
+            multi, idle = self._multi, self._idle
+            self._multi, self._idle = None, []
+        for handle in idle:
+            handle.close()
+        if multi is not None:
+            multi.close()
 
-    def _running_loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                self._loop = asyncio.new_event_loop()
-                self._thread = threading.Thread(target=self._loop.run_forever, name="plate-push", daemon=True)
-                self._thread.start()
-            return self._loop
-
-    async def _send_all(self, messages: list["Message"]) -> list[Outcome]:
-        if self._http is None:  # created on the loop that uses it
-            self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._concurrency),
-                                               timeout=self._timeout)
-        return await asyncio.gather(*(self._send(message) for message in messages))
-
-    async def _send(self, message: "Message") -> Outcome:
-        at = now()
+    @staticmethod
+    def _encrypt(message: "Message") -> bytes | Outcome:
         try:
-            body = WebPusher(message.subscription_info).encode(encode_payload(message.payload), "aes128gcm")["body"]
+            return WebPusher(message.subscription_info).encode(encode_payload(message.payload), "aes128gcm")["body"]
         except (ValueError, TypeError) as error:  # keys the encryption cannot use
             return Outcome("rejected", None, detail=f"cannot encrypt for this device: {type(error).__name__}")
+
+    def _new_handle(self) -> pycurl.Curl:
+        handle = pycurl.Curl()
+        handle.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        handle.setopt(pycurl.FOLLOWLOCATION, 0)  # a push service never redirects a POST elsewhere
+        handle.setopt(pycurl.WRITEFUNCTION, _discard)
+        handle.setopt(pycurl.TIMEOUT_MS, self._timeout_ms)
+        handle.setopt(pycurl.NOSIGNAL, 1)
+        handle.setopt(pycurl.PIPEWAIT, 1)  # HTTP/2: wait to share a connection rather than open another
+        return handle
+
+    @staticmethod
+    def _prepare(handle: pycurl.Curl, message: "Message", body: bytes) -> list[bytes]:
+        """Set `handle` up to POST `body`; returns the list the response's header lines arrive in."""
+        header_lines: list[bytes] = []
         headers = {**message.headers, "TTL": str(message.ttl), "Content-Encoding": "aes128gcm"}
-        try:
-            async with self._http.post(message.subscription_info["endpoint"], data=body, headers=headers) as response:
-                await response.read()
-                return outcome_of(response.status, response.headers.get("Retry-After"), at, message.attempt)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-            return Outcome("retry", None, retry_at_from(None, at, message.attempt), detail=type(error).__name__)
+        handle.setopt(pycurl.URL, message.subscription_info["endpoint"])
+        handle.setopt(pycurl.POSTFIELDS, body)
+        # No "Expect: 100-continue" wait on bodies over 1 KB, and no form content type.
+        handle.setopt(pycurl.HTTPHEADER, [f"{name}: {value}" for name, value in headers.items()]
+                      + ["Content-Type: application/octet-stream", "Expect:", "Accept:"])
+        handle.setopt(pycurl.HEADERFUNCTION, header_lines.append)
+        return header_lines
+
+    def _perform(self) -> None:
+        while self._multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
+            pass
+
+    def _collect(self, messages, in_flight, outcomes) -> None:
+        """Record the transfers that finished and put their handles back for reuse."""
+        while True:
+            queued, succeeded, failed = self._multi.info_read()
+            for handle in succeeded:
+                index, at, header_lines = in_flight.pop(handle)
+                outcomes[index] = outcome_of(handle.getinfo(pycurl.RESPONSE_CODE), _retry_after(header_lines), at,
+                                             messages[index].attempt)
+                self._release(handle)
+            for handle, _code, error in failed:
+                index, at, _ = in_flight.pop(handle)
+                outcomes[index] = Outcome("retry", None, retry_at_from(None, at, messages[index].attempt),
+                                          detail=f"push service unreachable: {error}")
+                self._release(handle)
+            if not queued:
+                return
+
+    def _release(self, handle: pycurl.Curl) -> None:
+        self._multi.remove_handle(handle)
+        self._idle.append(handle)
+
+
+def _discard(_data: bytes) -> None:
+    """Push services answer with empty or tiny bodies that say nothing the status does not."""
+
+
+def _retry_after(header_lines: list[bytes]) -> str | None:
+    """The last Retry-After among the response's header lines (a 100 Continue may come first)."""
+    found = None
+    for line in header_lines:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"retry-after":
+            found = value.strip().decode("latin-1")
+    return found
 
 
 def _origin(endpoint: str) -> str:
@@ -159,14 +230,14 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _send_in_worker(messages: list["Message"]) -> list[Outcome]:
-    return _worker_transport.submit(messages).result()
+    return _worker_transport.send_all(messages)
 
 
 class PushSender:
     """Signs VAPID once per push service for hours and sends many messages at once.
 
     With `processes` > 0 the encryption and POSTs of each batch are shared out to that many worker
-    processes (each with its own pooled connections); otherwise they run on this process's loop thread.
+    processes (each with its own pooled connections); otherwise they run on one thread of this process.
     """
 
     def __init__(self, vapid, subject: str, concurrency: int = 32, timeout: float = 10.0, processes: int = 0):
@@ -178,6 +249,7 @@ class PushSender:
         self._vapid_headers: dict[str, tuple[dict[str, str], datetime]] = {}
         self._lock = threading.Lock()
         self._transport: _Transport | None = None
+        self._sending: ThreadPoolExecutor | None = None  # the thread that drives self._transport
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> "PushSender":
@@ -220,7 +292,8 @@ class PushSender:
             done.set_result([])
             return done
         if self._processes <= 0:
-            return self._local_transport().submit(messages)
+            transport, thread = self._local_transport()
+            return thread.submit(transport.send_all, messages)
         size = -(-len(messages) // self._processes)  # one contiguous share per worker process
         shares = [messages[start:start + size] for start in range(0, len(messages), size)]
         pool = self._worker_pool()
@@ -234,20 +307,23 @@ class PushSender:
                 future.result()
 
     def close(self) -> None:
-        """Close the pooled connections, stop the loop thread and the worker processes."""
+        """Close the pooled connections, stop the sending thread and the worker processes."""
         with self._lock:
-            transport, pool = self._transport, self._pool
-            self._transport = self._pool = None
+            transport, thread, pool = self._transport, self._sending, self._pool
+            self._transport = self._sending = self._pool = None
+        if thread is not None:
+            thread.shutdown(wait=True)
         if transport is not None:
             transport.close()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _local_transport(self) -> _Transport:
+    def _local_transport(self) -> tuple[_Transport, ThreadPoolExecutor]:
         with self._lock:
             if self._transport is None:
                 self._transport = _Transport(self._concurrency, self._timeout)
-            return self._transport
+                self._sending = ThreadPoolExecutor(1, thread_name_prefix="plate-push")
+            return self._transport, self._sending
 
     def _worker_pool(self) -> ProcessPoolExecutor:
         with self._lock:

@@ -102,26 +102,29 @@ def promote_due_reminders(session: Session, at: datetime) -> int:
 
 # --- digests ----------------------------------------------------------------------------
 
-def build_due_digests(session: Session, at: datetime, topic_secret: str) -> int:
+def build_due_digests(session: Session, at: datetime, topic_secret: str) -> "Built":
     """Claim due pending digests and turn each into a Digest with one Delivery per device.
 
     Every step is one statement for the whole batch (reads, the multi-row INSERT of the digests,
     their notifications' digest ids, their deliveries), so the cost grows with the batch, not per row.
+    The deliveries are born leased to this pass, which sends them straight away: committing the
+    batch commits the lease, as claim_due_deliveries does for the others.
     """
     due = _skip_locked(select(PendingDigest.user_id).where(PendingDigest.due_at <= at)
                        .order_by(PendingDigest.due_at).limit(BATCH), session)
     claimed = session.execute(delete(PendingDigest).where(PendingDigest.user_id.in_(due.scalar_subquery()))
                               .returning(PendingDigest.user_id, PendingDigest.urgent)).all()
     if not claimed:
-        return 0
+        return Built(0, [], {})
     user_ids = [user_id for user_id, _ in claimed]
     people = {row.id: row for row in session.execute(
         select(User.id, User.time_zone, User.organization_id).where(User.id.in_(user_ids)))}
     settings = _settings_of(session, people)
-    devices: dict[int, list[int]] = {}
-    for subscription_id, user_id in session.execute(
-            select(PushSubscription.id, PushSubscription.user_id).where(PushSubscription.user_id.in_(user_ids))):
-        devices.setdefault(user_id, []).append(subscription_id)
+    devices: dict[int, list[Device]] = {}
+    for user_id, *device in session.execute(
+            select(PushSubscription.user_id, PushSubscription.id, PushSubscription.endpoint, PushSubscription.p256dh,
+                   PushSubscription.auth).where(PushSubscription.user_id.in_(user_ids)).order_by(PushSubscription.id)):
+        devices.setdefault(user_id, []).append(Device(*device))
     actor = aliased(User)
     waiting: dict[int, list] = {}
     for note in session.execute(
@@ -148,21 +151,39 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str) -> int:
                      "line_count": len({note.item_id for note in notes}) + (1 if review else 0)})
         notes_of.append(notes)
     if not rows:
-        return 0
+        return Built(0, [], {})
     # Core statements on the tables: the ORM's bulk paths would do per-row bookkeeping for objects never made.
-    digests = Digest.__table__
-    digest_ids = session.scalars(insert(digests).returning(digests.c.id, sort_by_parameter_order=True), rows).all()
+    digest_ids = _insert_returning_ids(session, Digest.__table__, rows)
     carried = [{"note_id": note.id, "carried_by": digest_id}
                for digest_id, notes in zip(digest_ids, notes_of, strict=True) for note in notes]
     if carried:
         session.execute(update(Notification.__table__).where(Notification.id == bindparam("note_id"))
                         .values(digest_id=bindparam("carried_by")), carried)
-    deliveries = [{"digest_id": digest_id, "subscription_id": subscription_id, "status": "pending", "attempts": 0,
-                   "next_attempt_at": at}
-                  for digest_id, row in zip(digest_ids, rows, strict=True) for subscription_id in devices.get(row["user_id"], [])]
-    if deliveries:
-        session.execute(insert(Delivery.__table__), deliveries)
-    return len(rows)
+    sends = [(digest_id, row, device) for digest_id, row in zip(digest_ids, rows, strict=True)
+             for device in devices.get(row["user_id"], [])]
+    delivery_ids = _insert_returning_ids(session, Delivery.__table__, [
+        {"digest_id": digest_id, "subscription_id": device.id, "status": "pending", "attempts": 1,
+         "next_attempt_at": at + LEASE} for digest_id, _, device in sends]) if sends else []
+    leased = [Leased(delivery_id, 1, None, digest_id, row["user_id"], row["kind"], row["urgent"], row["payload"],
+                     row["line_count"], row["ttl"], at, device)
+              for delivery_id, (digest_id, row, device) in zip(delivery_ids, sends, strict=True)]
+    return Built(len(rows), leased, {user_id: settings[user_id] for user_id in {d.user_id for d in leased}})
+
+
+def _insert_returning_ids(session: Session, table, rows: list[dict]) -> list[int]:
+    """INSERT the rows and return their new ids, in order.
+
+    On PostgreSQL the ids are drawn from the table's sequence first, in one query, and the rows then go
+    in as one pipelined executemany: an INSERT .. RETURNING of many rows is one statement with a bind
+    parameter per value, which psycopg parses and PostgreSQL plans anew for every batch (several times
+    the cost). Elsewhere (SQLite) that INSERT .. RETURNING is the cheap way.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).all()
+    ids = session.scalars(select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
+                          .select_from(func.generate_series(1, len(rows)))).all()
+    session.execute(insert(table), [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)])
+    return ids
 
 
 def _settings_of(session: Session, people: dict) -> dict[int, NotificationSettings]:
@@ -359,6 +380,15 @@ class Leased:
     device: Device | None
 
 
+@dataclass(frozen=True)
+class Built:
+    """What one build_due_digests call made: how many digests, their leased deliveries, their people's settings."""
+
+    digests: int
+    deliveries: list[Leased]
+    settings: dict[int, NotificationSettings]
+
+
 def claim_due_deliveries(session: Session, at: datetime) -> list[Leased]:
     """Lease due deliveries: their next_attempt_at moves past `at`, so no other pass takes them."""
     due = _skip_locked(select(Delivery.id).where(Delivery.status == "pending", Delivery.next_attempt_at <= at)
@@ -396,16 +426,19 @@ def send_deliveries(session: Session, sender, deliveries: list[Leased], topic_se
     return finish_deliveries(session, start_deliveries(session, sender, deliveries, topic_secret, at))
 
 
-def start_deliveries(session: Session, sender, deliveries: list[Leased], topic_secret: str, at: datetime) -> InFlight:
+def start_deliveries(session: Session, sender, deliveries: list[Leased], topic_secret: str, at: datetime,
+                     settings: dict[int, NotificationSettings] | None = None) -> InFlight:
     """Hand the pushes of leased deliveries to the sender, without waiting for the answers.
 
     Quiet time is checked again at the moment of sending, so a retry or a lease that ran out never
     pushes into someone's quiet hours: it waits for their next allowed instant instead. The TTL is
-    reckoned from now, until their next quiet period.
+    reckoned from now, until their next quiet period. `settings`: the people's settings when this
+    pass has just read them (fresh digests), else they are read here.
     """
-    zones = dict(session.execute(select(User.id, User.time_zone)
-                                 .where(User.id.in_({d.user_id for d in deliveries}))).all()) if deliveries else {}
-    settings = _settings_of(session, {user_id: SimpleNamespace(time_zone=zone) for user_id, zone in zones.items()})
+    if settings is None:
+        zones = dict(session.execute(select(User.id, User.time_zone)
+                                     .where(User.id.in_({d.user_id for d in deliveries}))).all()) if deliveries else {}
+        settings = _settings_of(session, {user_id: SimpleNamespace(time_zone=zone) for user_id, zone in zones.items()})
     sendable, postponed, gone = [], [], []
     for delivery in deliveries:
         if delivery.device is None:
@@ -548,17 +581,19 @@ def tick(session: Session, sender, topic_secret: str, at: datetime | None = None
     try:
         while True:
             built = build_due_digests(session, at, topic_secret)
-            session.commit()
-            report.digests += built
-            deliveries = claim_due_deliveries(session, at)
+            session.commit()  # the digests, and the lease on their deliveries
+            report.digests += built.digests
+            deliveries, settings = built.deliveries, built.settings
+            if not built.digests:  # new digests first; then retries, 413s cut shorter, leases that ran out
+                deliveries, settings = claim_due_deliveries(session, at), None
             finished = flight is not None
             if finished:
                 flight, done = None, flight
                 _add_outcomes(report, finish_deliveries(session, done))  # a 413 may make a delivery due again
             if deliveries:
                 report.sent += len(deliveries)
-                flight = start_deliveries(session, sender, deliveries, topic_secret, at)
-            elif not built and not finished:
+                flight = start_deliveries(session, sender, deliveries, topic_secret, at, settings)
+            elif not built.digests and not finished:
                 break
     except BaseException:
         if flight is not None:  # record what is already on its way, so it is not sent again when the lease ends
