@@ -19,7 +19,7 @@ SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 TOKEN_IN_PATH = re.compile(r"(/invite/|/invitations/)(?!\?)[^/\s?\"']+")
 REDACTED = "[redacted]"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
-JSON_FIELDS = ["asctime", "levelname", "name", "message", "request_id"]
+JSON_FIELDS = ["levelname", "name", "message", "request_id"]  # and "time", added in UTC by the formatter
 
 
 def redact(text: str) -> str:
@@ -45,17 +45,26 @@ class RequestContext(logging.Filter):
     """Adds the request id to every record and takes invitation tokens out of every message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        if not hasattr(record, "request_id"):  # a request's own line brings it along
+            record.request_id = g.get("request_id", "-") if has_request_context() else "-"
         message = record.getMessage()
         if "/invit" in message:
             record.msg, record.args = redact(message), None
         return True
 
 
+class UTCFormatter(logging.Formatter):
+    """Text lines stamped in UTC (ISO 8601 with Z), never in the server's local time."""
+
+    converter = time.gmtime
+    default_time_format = "%Y-%m-%dT%H:%M:%S"
+    default_msec_format = "%s.%03dZ"
+
+
 def formatter(kind: str) -> logging.Formatter:
-    if kind == "json":
-        return JsonFormatter(JSON_FIELDS, rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
-    return logging.Formatter(TEXT_FORMAT)
+    if kind == "json":  # "time": ISO 8601 in UTC
+        return JsonFormatter(JSON_FIELDS, rename_fields={"levelname": "level", "name": "logger"}, timestamp="time")
+    return UTCFormatter(TEXT_FORMAT)
 
 
 def configure(kind: str = "text", level: str = "INFO") -> None:
@@ -89,20 +98,21 @@ def _user_id() -> int | None:
 
 
 def finish_request(response):
-    response.headers["X-Request-ID"] = g.get("request_id", "")
-    started = g.get("request_started")
-    path = redact(request.path) if "/invit" in request.path else request.path  # never the query string
-    log.info(
-        "%s %s %s", request.method, path, response.status_code,
-        extra={
-            "method": request.method,
+    request_id, started = g.get("request_id", ""), g.get("request_started")
+    response.headers["X-Request-ID"] = request_id
+    if log.isEnabledFor(logging.INFO):
+        path, method, status = request.path, request.method, response.status_code
+        if "/invit" in path:
+            path = redact(path)  # never a token, and never the query string
+        log.info("%s %s %s", method, path, status, extra={
+            "method": method,
             "path": path,
-            "status": response.status_code,
+            "status": status,
             "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
             "user_id": _user_id(),
             "remote_addr": request.remote_addr,
-        },
-    )
+            "request_id": request_id,
+        })
     return response
 
 
