@@ -171,17 +171,21 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str) -> "Bui
 
 
 def _insert_returning_ids(session: Session, table, rows: list[dict]) -> list[int]:
-    """INSERT the rows and return their new ids, in order.
+    """INSERT the rows with their ids chosen first, so they go in as one plain executemany; returns the ids.
 
-    On PostgreSQL the ids are drawn from the table's sequence first, in one query, and the rows then go
-    in as one pipelined executemany: an INSERT .. RETURNING of many rows is one statement with a bind
-    parameter per value, which psycopg parses and PostgreSQL plans anew for every batch (several times
-    the cost). Elsewhere (SQLite) that INSERT .. RETURNING is the cheap way.
+    Only within a transaction that has already written (build_due_digests' claim). PostgreSQL: the ids
+    are drawn from the table's sequence in one query; an INSERT .. RETURNING of many rows would be one
+    statement with a bind parameter per value, parsed by psycopg and planned anew for every batch.
+    SQLite: the ids after the largest, which nobody else can take, since this transaction holds
+    SQLite's single write lock until it commits; to return ids in order SQLAlchemy would otherwise
+    insert row by row.
     """
-    if session.get_bind().dialect.name != "postgresql":
-        return session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).all()
-    ids = session.scalars(select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
-                          .select_from(func.generate_series(1, len(rows)))).all()
+    if session.get_bind().dialect.name == "postgresql":
+        ids = session.scalars(select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
+                              .select_from(func.generate_series(1, len(rows)))).all()
+    else:
+        after = session.scalar(select(func.max(table.c.id))) or 0
+        ids = list(range(after + 1, after + 1 + len(rows)))
     session.execute(insert(table), [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)])
     return ids
 
