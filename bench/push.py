@@ -111,7 +111,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", help="a PostgreSQL server URL (databases bench_push_small and bench_push_large are made and dropped on it)")
     parser.add_argument("--due", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     backend = "PostgreSQL" if args.database_url else "SQLite"
     vapid = Vapid02()
