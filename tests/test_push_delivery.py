@@ -154,6 +154,55 @@ def test_an_unreachable_push_service_is_retried_later(senders, vapid):
     assert outcome.kind == "retry" and outcome.status_code is None and outcome.retry_at is not None
 
 
+def test_a_push_service_whose_certificate_does_not_verify_gets_nothing(senders, vapid, tmp_path):
+    import ssl
+    import threading
+    from datetime import datetime as clock
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from tests.loopback_push import Device
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    started = clock.now(UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(1).not_valid_before(started).not_valid_after(started + timedelta(days=1))
+                   .sign(key, hashes.SHA256()))  # self-signed: no CA vouches for it
+    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    posted = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the standard library's name
+            posted.append(self.path)
+            self.send_response(201)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        sender = senders(vapid, "mailto:ops@plate.test", timeout=2)
+        impostor = Device(f"https://127.0.0.1:{server.server_address[1]}/push/x")
+        [outcome] = sender.send_all([sender.message(stored(impostor), {"n": 1}, 3600, "t", "normal")])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert outcome.kind == "retry" and outcome.status_code is None
+    assert posted == []  # the payload never left for a server that could not prove who it is
+
+
 # --- end to end through the app -------------------------------------------------------------
 
 @pytest.fixture
