@@ -2,8 +2,9 @@
 
 Claims are atomic statements, so several dispatchers never take the same work: pending
 digests are claimed by deleting them (FOR UPDATE SKIP LOCKED on PostgreSQL) in the same
-transaction that builds the digest, and each delivery is leased by moving its
-next_attempt_at forward before it is sent. A dispatcher killed mid-pass loses nothing: an
+transaction that builds the digest, and each delivery is leased before it is sent: born
+leased in that transaction, or (a retry) by moving its next_attempt_at forward. A dispatcher
+killed mid-pass loses nothing: an
 uncommitted claim rolls back, and an expired lease makes the delivery due again.
 """
 import json
@@ -153,7 +154,7 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str) -> "Bui
     if not rows:
         return Built(0, [], {})
     # Core statements on the tables: the ORM's bulk paths would do per-row bookkeeping for objects never made.
-    digest_ids = _insert_returning_ids(session, Digest.__table__, rows)
+    digest_ids = _insert_with_new_ids(session, Digest.__table__, rows)
     carried = [{"note_id": note.id, "carried_by": digest_id}
                for digest_id, notes in zip(digest_ids, notes_of, strict=True) for note in notes]
     if carried:
@@ -161,7 +162,7 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str) -> "Bui
                         .values(digest_id=bindparam("carried_by")), carried)
     sends = [(digest_id, row, device) for digest_id, row in zip(digest_ids, rows, strict=True)
              for device in devices.get(row["user_id"], [])]
-    delivery_ids = _insert_returning_ids(session, Delivery.__table__, [
+    delivery_ids = _insert_with_new_ids(session, Delivery.__table__, [
         {"digest_id": digest_id, "subscription_id": device.id, "status": "pending", "attempts": 1,
          "next_attempt_at": at + LEASE} for digest_id, _, device in sends]) if sends else []
     leased = [Leased(delivery_id, 1, None, digest_id, row["user_id"], row["kind"], row["urgent"], row["payload"],
@@ -170,7 +171,7 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str) -> "Bui
     return Built(len(rows), leased, {user_id: settings[user_id] for user_id in {d.user_id for d in leased}})
 
 
-def _insert_returning_ids(session: Session, table, rows: list[dict]) -> list[int]:
+def _insert_with_new_ids(session: Session, table, rows: list[dict]) -> list[int]:
     """INSERT the rows with their ids chosen first, so they go in as one plain executemany; returns the ids.
 
     Only within a transaction that has already written (build_due_digests' claim). PostgreSQL: the ids
