@@ -168,7 +168,7 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str) -> "Bui
     leased = [Leased(delivery_id, 1, None, digest_id, row["user_id"], row["kind"], row["urgent"], row["payload"],
                      row["line_count"], row["ttl"], at, device)
               for delivery_id, (digest_id, row, device) in zip(delivery_ids, sends, strict=True)]
-    return Built(len(rows), leased, {user_id: settings[user_id] for user_id in {d.user_id for d in leased}})
+    return Built(len(rows), leased, settings)
 
 
 def _insert_with_new_ids(session: Session, table, rows: list[dict]) -> list[int]:
