@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
-from werkzeug.security import generate_password_hash  # noqa: E402
 
 from bench.common import gunicorn, percentile, request_latencies, scratch_database, seeding, wrk  # noqa: E402
+from webapp.auth.passwords import hash_password  # noqa: E402
 from webapp.clock import now  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import Item, User  # noqa: E402
@@ -36,7 +36,7 @@ SECRET = "bench-secret"
 def seed(url: str, people: int, items_per_person: int, open_per_person: int) -> int:
     """Migrate and fill a database; returns the id of the person whose plate is read."""
     with seeding(url, SECRET) as (_app, organization):
-        password_hash = generate_password_hash(PASSWORD)
+        password_hash = hash_password(PASSWORD)
         boss = User(organization_id=organization.id, name="Boss", email="boss@bench.test",
                     password_hash=password_hash, time_zone="Europe/Berlin", is_admin=True)
         db.session.add(boss)

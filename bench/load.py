@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
-from werkzeug.security import generate_password_hash  # noqa: E402
 
 from bench.common import ROOT, free_port, percentile, scratch_database, seeding, wait_for_port  # noqa: E402
+from webapp.auth.passwords import hash_password  # noqa: E402
 from webapp.clock import now  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import Item, User  # noqa: E402
@@ -58,7 +58,7 @@ class Tally:
 def seed(url: str, users: int) -> list[Person]:
     """Migrate and fill: managers with TEAM_SIZE reports each, every person with open items; one password."""
     with seeding(url, SECRET, "Load Test Inc") as (_app, organization):
-        password_hash = generate_password_hash(PASSWORD)
+        password_hash = hash_password(PASSWORD)
         managers = users // (TEAM_SIZE + 1)
         at = now()
 

@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert  # noqa: E402
-from werkzeug.security import generate_password_hash  # noqa: E402
 
 from bench.common import percentile, request_latencies, scratch_database, seeding  # noqa: E402
+from webapp.auth.passwords import hash_password  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import Item, User  # noqa: E402
 
@@ -75,7 +75,7 @@ def seed(url: str) -> tuple[int, int]:
     """Migrate and fill a database; returns the ids of the light and the heavy person."""
     rng = random.Random(6)
     with seeding(url, SECRET) as (_app, organization):
-        password_hash = generate_password_hash(PASSWORD)
+        password_hash = hash_password(PASSWORD)
         boss = User(organization_id=organization.id, name="Boss", email="boss@bench.test",
                     password_hash=password_hash, time_zone=ZONE, is_admin=True)
         db.session.add(boss)
