@@ -4,7 +4,7 @@ Flask-Login's `current_user` is a Caller. It carries what authentication, author
 plate cache ask of the caller on every request. Views hand services `actor()`, the caller as a
 `User` of the request's session, which costs its own query the first time it is asked for.
 """
-from flask_login import UserMixin, current_user
+from flask_login import AnonymousUserMixin, UserMixin, current_user
 from sqlalchemy import bindparam, select
 
 from webapp.extensions import db
@@ -45,7 +45,16 @@ def load_caller(user_id: int, session_epoch: int) -> Caller | None:
     return Caller(*row)
 
 
+def caller() -> Caller | User | AnonymousUserMixin:
+    """Whoever is calling, loaded at most once per request: the object behind `current_user`.
+
+    Each attribute read through the `current_user` proxy looks the caller up again in the request
+    context; code that reads several fields takes the object once.
+    """
+    return current_user._get_current_object()
+
+
 def actor() -> User:
     """The logged-in person as a `User`, for services: current_user once it has been loaded as an ORM object."""
-    caller = current_user._get_current_object()
-    return caller if isinstance(caller, User) else caller.user
+    person = caller()
+    return person if isinstance(person, User) else person.user

@@ -3,10 +3,10 @@ import hmac
 import secrets
 
 from flask import request, session
-from flask_login import current_user, login_user
+from flask_login import login_user
 from werkzeug.exceptions import Forbidden, Unauthorized, UnsupportedMediaType
 
-from webapp.auth.caller import Caller, load_caller
+from webapp.auth.caller import Caller, caller, load_caller
 from webapp.clock import now
 from webapp.extensions import login_manager
 from webapp.models import User
@@ -67,25 +67,28 @@ def csrf_token() -> str:
 def slide_session_expiry() -> None:
     """Renew a logged-in session's cookie once per day of use, so active people stay logged in."""
     today = now().date().toordinal()
-    if session.get("_user_id") and session.get("renewed") != today:
-        session["renewed"] = today
+    current = session._get_current_object()
+    if current.get("_user_id") and current.get("renewed") != today:
+        current["renewed"] = today
 
 
 def guard_api_request() -> None:
     """Reject anonymous calls with 401, unsafe calls without the session's CSRF token with 403, non-JSON bodies with 415."""
-    if request.endpoint in SESSIONLESS_ENDPOINTS:
+    req = request._get_current_object()  # read many times here: the proxy would look it up each time
+    endpoint = req.endpoint
+    if endpoint in SESSIONLESS_ENDPOINTS:
         return  # the same bytes for everyone: no session read, so no `Vary: Cookie` splitting the HTTP cache
     slide_session_expiry()
-    if not request.path.startswith("/api/") or request.endpoint is None:
+    if endpoint is None or not req.path.startswith("/api/"):
         return
-    if request.endpoint not in PUBLIC_ENDPOINTS and not current_user.is_authenticated:
+    if endpoint not in PUBLIC_ENDPOINTS and not caller().is_authenticated:
         raise Unauthorized()
-    if request.method in UNSAFE_METHODS and request.endpoint not in CSRF_EXEMPT_ENDPOINTS:
-        sent = request.headers.get("X-CSRF-Token", "")
+    if req.method in UNSAFE_METHODS and endpoint not in CSRF_EXEMPT_ENDPOINTS:
+        sent = req.headers.get("X-CSRF-Token", "")
         expected = session.get("csrf_token", "")
         if not (expected and hmac.compare_digest(sent.encode(), expected.encode())):
             raise Forbidden(description="Missing or wrong X-CSRF-Token header; reload the page and try again.")
-    if request.content_length and not request.is_json:  # it would be read as no fields at all: a silent no-op
+    if req.content_length and not req.is_json:  # it would be read as no fields at all: a silent no-op
         raise UnsupportedMediaType()
 
 
