@@ -86,22 +86,25 @@ def configure(kind: str = "text", level: str = "INFO") -> None:
 
 
 def start_request() -> None:
-    sent = request.headers.get("X-Request-ID", "")
-    g.request_id = sent if SANE_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
-    g.request_started = time.perf_counter()
+    sent = request.environ.get("HTTP_X_REQUEST_ID", "")
+    context = g._get_current_object()
+    context.request_id = sent if SANE_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+    context.request_started = time.perf_counter()
 
 
-def _user_id() -> int | None:
+def _user_id(context) -> int | None:
     """The person, if this request already loaded them (never a query just to log)."""
-    user = g.get("_login_user")
+    user = context.get("_login_user")
     return int(user.id) if user is not None and getattr(user, "is_authenticated", False) else None
 
 
 def finish_request(response):
-    request_id, started = g.get("request_id", ""), g.get("request_started")
+    context = g._get_current_object()  # the proxies would look these up again for every read
+    request_id, started = context.get("request_id", ""), context.get("request_started")
     response.headers["X-Request-ID"] = request_id
     if log.isEnabledFor(logging.INFO):
-        path, method, status = request.path, request.method, response.status_code
+        req = request._get_current_object()
+        path, method, status = req.path, req.method, response.status_code
         if "/invit" in path:
             path = redact(path)  # never a token, and never the query string
         log.info("%s %s %s", method, path, status, extra={
@@ -109,8 +112,8 @@ def finish_request(response):
             "path": path,
             "status": status,
             "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
-            "user_id": _user_id(),
-            "remote_addr": request.remote_addr,
+            "user_id": _user_id(context),
+            "remote_addr": req.remote_addr,
             "request_id": request_id,
         })
     return response
