@@ -150,3 +150,18 @@ def test_a_cookie_of_another_secret_key_is_no_session(app, rep, database_url):
     finally:
         with other.app_context():
             db.engine.dispose()
+
+
+def test_an_unchanged_session_is_not_sent_again_and_a_new_day_re_signs_it(app, rep):
+    start = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        phone = log_in(new_client(app), rep.email)
+        same_day = phone.get(f"/api/v1/people/{rep.id}/plate")
+    assert same_day.status_code == 200
+    assert "Set-Cookie" not in same_day.headers  # nothing changed: no cookie to write
+    assert "Cookie" in same_day.headers["Vary"]  # but the answer is this session's: caches must not share it
+    with time_machine.travel(start + timedelta(days=1), tick=False):
+        next_day = phone.get(f"/api/v1/people/{rep.id}/plate")
+    assert next_day.status_code == 200
+    assert "session=" in next_day.headers["Set-Cookie"] and "HttpOnly" in next_day.headers["Set-Cookie"]
+    assert "Cookie" in next_day.headers["Vary"]

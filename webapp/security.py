@@ -62,8 +62,14 @@ class SessionInterface(SecureCookieSessionInterface):
         return serializer
 
     def save_session(self, app: Flask, session, response) -> None:
-        if request.endpoint not in SESSIONLESS_ENDPOINTS:
-            super().save_session(app, session, response)
+        if request.endpoint in SESSIONLESS_ENDPOINTS:
+            return
+        if session and not self.should_set_cookie(app, session):
+            # Flask's own outcome for an unchanged session, without working out every cookie attribute first.
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
 
     def open_session(self, app: Flask, request):
         serializer = self.get_signing_serializer(app)
