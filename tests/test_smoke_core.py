@@ -42,3 +42,24 @@ def test_login_with_password(client, ctx):
     assert client.post("/api/v1/session", json={"email": "REP@example.test", "password": PASSWORD}).status_code == 200
     assert client.post("/api/v1/session", json={"email": "rep@example.test", "password": "nope"}).status_code == 401
     assert user.id
+
+
+def test_async_functions_still_go_through_flasks_ensure_sync(app, monkeypatch):
+    """Plate answers "is it async?" itself only for plain functions; everything else is Flask's to wrap."""
+    from functools import partial
+
+    from flask import Flask
+
+    handed_on = []
+    monkeypatch.setattr(Flask, "ensure_sync", lambda self, func: handed_on.append(func) or "wrapped")
+
+    def plain():
+        return "ok"
+
+    async def coroutine():
+        return "ok"
+
+    assert app.ensure_sync(plain) is plain
+    assert app.ensure_sync(coroutine) == "wrapped"
+    assert app.ensure_sync(partial(coroutine)) == "wrapped"
+    assert len(handed_on) == 2
