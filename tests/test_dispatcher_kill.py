@@ -25,7 +25,7 @@ from tests.loopback_push import LoopbackPushService
 from webapp import create_app
 from webapp.clock import now
 from webapp.extensions import db
-from webapp.models import Delivery, Digest, Notification, PendingDigest, PushSubscription
+from webapp.models import Delivery, Digest, Notification, NotificationPreferences, PendingDigest, PushSubscription
 
 ROOT = Path(__file__).resolve().parent.parent
 # `flask --app webapp push run`, optionally with the clock moved ahead (time-machine) to outlive the lease.
@@ -114,6 +114,9 @@ def test_killed_dispatcher_loses_nothing_and_repeats_only_unacknowledged_pushes(
         second = [make_user(org, f"Second {n}", boss) for n in range(4)]
         devices = {}  # device name -> user id
         for person in first + second:
+            # No quiet time: the dispatchers run on the real clock, and Berlin's evenings and weekends are quiet.
+            db.session.add(NotificationPreferences(user_id=person.id, quiet_start="00:00", quiet_end="00:00",
+                                                   quiet_days=[]))
             for phone in ("phone", "tablet") if person is second[0] else ("phone",):
                 device = service.device(f"{person.id}-{phone}")
                 db.session.add(PushSubscription(user_id=person.id, endpoint=device.endpoint, p256dh=device.p256dh,
