@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.factories import make_item, make_org, make_user
 from webapp.extensions import db
@@ -230,6 +230,43 @@ def test_a_dispatcher_killed_after_claiming_loses_nothing(team, monkeypatch):
     db.session.expire_all()
     assert db.session.scalar(select(Digest.line_count)) == 1
     assert db.session.scalars(select(Notification.digest_id)).all() != [None]
+
+
+def test_a_pass_failing_with_two_batches_on_their_way_records_both_and_sends_nothing_twice(ctx, monkeypatch):
+    org = make_org()
+    boss = make_user(org, "Dana", time_zone="Europe/London")
+    reps = [make_user(org, f"Rep {n}", boss, time_zone="Europe/London") for n in range(3)]
+    for rep in reps:
+        subscribe(rep)
+    db.session.commit()
+    for rep in reps:
+        add(boss, rep, f"For {rep.name}", utc(2026, 11, 25, 12, 0))  # Wednesday: all due at 13:00
+    monkeypatch.setattr(worker, "BATCH", 1)  # one person a batch: the pass overlaps three batches
+
+    class Killed(Exception):
+        pass
+
+    build, builds = worker.build_due_digests, []
+
+    def build_twice_then_die(*args, **kwargs):
+        builds.append(args)
+        if len(builds) == 3:
+            raise Killed()
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(worker, "build_due_digests", build_twice_then_die)
+    sender = FakeSender()
+    with pytest.raises(Killed):
+        tick(sender, utc(2026, 11, 25, 13, 0))
+    assert len(sender.sent) == 2  # the first batch answered and recorded, the second on its way
+    db.session.rollback()
+    monkeypatch.setattr(worker, "build_due_digests", build)
+    tick(sender, utc(2026, 11, 25, 13, 5))  # past the 2-minute lease: an unrecorded push would go again
+    endpoints = [message["endpoint"] for message in sender.sent]
+    assert len(endpoints) == 3 and len(set(endpoints)) == 3
+    delivered = select(func.count()).select_from(Delivery).where(Delivery.status == "delivered")
+    assert db.session.scalar(delivered) == 3
+    assert db.session.scalar(select(func.count()).select_from(DeliveryAttempt)) == 3
 
 
 def test_due_date_is_told_in_the_first_digest_of_that_day(team):

@@ -581,8 +581,10 @@ def tick(session: Session, sender, topic_secret: str, at: datetime | None = None
     session.commit()
     schedule_monday_digests(session, at)
     session.commit()
-    # Batches overlap: while one batch's pushes are out, the next digests are built and leased.
-    flight: InFlight | None = None
+    # Batches overlap: while one batch's pushes are out, the next digests are built, leased and handed
+    # to the senders too, and only then are the first batch's answers recorded, so the senders do not
+    # wait while the database records. At most two batches are on their way.
+    flights: list[InFlight] = []  # oldest first
     try:
         while True:
             built = build_due_digests(session, at, topic_secret)
@@ -591,22 +593,23 @@ def tick(session: Session, sender, topic_secret: str, at: datetime | None = None
             deliveries, settings = built.deliveries, built.settings
             if not built.digests:  # new digests first; then retries, 413s cut shorter, leases that ran out
                 deliveries, settings = claim_due_deliveries(session, at), None
-            finished = flight is not None
-            if finished:
-                flight, done = None, flight
-                _add_outcomes(report, finish_deliveries(session, done))  # a 413 may make a delivery due again
             if deliveries:
                 report.sent += len(deliveries)
-                flight = start_deliveries(session, sender, deliveries, topic_secret, at, settings)
-            elif not built.digests and not finished:
+                flights.append(start_deliveries(session, sender, deliveries, topic_secret, at, settings))
+            if len(flights) > 1 or (flights and not deliveries):
+                # a 413 may make a delivery due again: the loop goes on until a round finds nothing
+                _add_outcomes(report, finish_deliveries(session, flights.pop(0)))
+            elif not deliveries:
                 break
     except BaseException:
-        if flight is not None:  # record what is already on its way, so it is not sent again when the lease ends
+        if flights:  # record what is already on its way, so it is not sent again when the lease ends
             session.rollback()
-            try:
-                finish_deliveries(session, flight)
-            except Exception:  # noqa: BLE001 - the first failure is the one to report
-                log.exception("could not record the pushes of a failed pass; they are retried when the lease ends")
+            for flight in flights:
+                try:
+                    finish_deliveries(session, flight)
+                except Exception:  # noqa: BLE001 - the first failure is the one to report
+                    log.exception("could not record the pushes of a failed pass; they are retried when the lease ends")
+                    session.rollback()
         raise
     heartbeat = session.get(DispatcherHeartbeat, name) or DispatcherHeartbeat(name=name)
     heartbeat.beat_at = now()
