@@ -9,7 +9,8 @@ select only columns the driver returns as they are (numbers, text, booleans), ne
 Use it only outside a request's ORM transaction, for reads that need no snapshot shared with it.
 
 A few connections per engine serve these reads, outside SQLAlchemy's pool and in autocommit, so a read
-is one round trip with no checkout events or reset. When the server drops a connection, all idle ones
+is one round trip with no checkout events or reset; each keeps one cursor for all its reads (a new
+psycopg cursor costs about as much CPU as the read itself). When the server drops a connection, all idle ones
 are retired with it and the read is tried once more on a new one; disposing the engine retires them all.
 """
 import os
@@ -21,6 +22,16 @@ from sqlalchemy import Engine, event
 from sqlalchemy.sql import Select
 
 IDLE_CONNECTIONS = 8  # kept open per engine; more are made under load and closed when given back
+
+
+class _Held:
+    """One lean connection and the cursor it reads with."""
+
+    __slots__ = ("connection", "cursor")
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.cursor = connection.cursor()
 
 
 class _Connections:
@@ -45,21 +56,21 @@ class _Connections:
         if engine.dialect.name == "postgresql":  # no transaction stays open between reads
             connection.rollback()  # (the pool's liveness ping may have begun one)
             connection.autocommit = True
-        return connection, generation
+        return _Held(connection), generation
 
-    def give_back(self, connection, generation: int) -> None:
+    def give_back(self, held: _Held, generation: int) -> None:
         with self.lock:
             if generation == self.generation and len(self.idle) < IDLE_CONNECTIONS:
-                self.idle.append(connection)
+                self.idle.append(held)
                 return
-        _close(connection)
+        _close(held.connection)
 
     def retire_all(self, _engine=None) -> None:
         with self.lock:
             self.generation += 1
             idle, self.idle = self.idle, []
-        for connection in idle:
-            _close(connection)
+        for held in idle:
+            _close(held.connection)
 
 
 def _close(connection) -> None:
@@ -107,32 +118,28 @@ class LeanQuery:
         return compiled
 
     def first(self, engine: Engine, **params) -> tuple | None:
-        """The first row for these bound parameters, or None."""
+        """The first row for these bound parameters, or None (for lookups by key: every row is read)."""
         sql, order = self._sql_for(engine)
         arguments = tuple(params[name] for name in order) if order is not None else params
         dbapi = engine.dialect.loaded_dbapi
         connections = _connections(engine)
         for attempt in (1, 2):
-            connection, generation = connections.take()
+            held, generation = connections.take()
             try:
-                cursor = connection.cursor()
-                try:
-                    cursor.execute(sql, arguments)
-                    row = cursor.fetchone()
-                finally:
-                    cursor.close()
+                held.cursor.execute(sql, arguments)
+                rows = held.cursor.fetchall()  # to the end: a kept SQLite cursor would otherwise hold its snapshot
             except (dbapi.OperationalError, dbapi.InterfaceError):
                 # The server cut it (a restart, a failover): it cut the idle ones too, so read again on a new one.
-                _close(connection)
+                _close(held.connection)
                 connections.retire_all()
                 if attempt == 2:
                     raise
                 continue
             except BaseException:
-                _close(connection)
+                _close(held.connection)
                 raise
-            connections.give_back(connection, generation)
-            return row
+            connections.give_back(held, generation)
+            return rows[0] if rows else None
 
 
 _SCALARS = (str, int, float, bool, type(None))
