@@ -9,8 +9,8 @@ select only columns the driver returns as they are (numbers, text, booleans), ne
 Use it only outside a request's ORM transaction, for reads that need no snapshot shared with it.
 
 A few connections per engine serve these reads, outside SQLAlchemy's pool and in autocommit, so a read
-is one round trip with no checkout events or reset; each keeps one cursor for all its reads (a new
-psycopg cursor costs about as much CPU as the read itself). When the server drops a connection, all idle ones
+is one round trip with no checkout events or reset; on PostgreSQL each keeps one cursor for all its
+reads (a new psycopg cursor costs about as much CPU as the read itself). When the server drops a connection, all idle ones
 are retired with it and the read is tried once more on a new one; disposing the engine retires them all.
 """
 import os
@@ -25,13 +25,17 @@ IDLE_CONNECTIONS = 8  # kept open per engine; more are made under load and close
 
 
 class _Held:
-    """One lean connection and the cursor it reads with."""
+    """One lean connection, and on PostgreSQL the cursor it keeps for its reads.
+
+    A new psycopg cursor costs about as much CPU as the read itself. SQLite's cost next to nothing,
+    and one closed after each read never holds a snapshot (which would pin the write-ahead log).
+    """
 
     __slots__ = ("connection", "cursor")
 
-    def __init__(self, connection):
+    def __init__(self, connection, keep_cursor: bool):
         self.connection = connection
-        self.cursor = connection.cursor()
+        self.cursor = connection.cursor() if keep_cursor else None
 
 
 class _Connections:
@@ -56,7 +60,7 @@ class _Connections:
         if engine.dialect.name == "postgresql":  # no transaction stays open between reads
             connection.rollback()  # (the pool's liveness ping may have begun one)
             connection.autocommit = True
-        return _Held(connection), generation
+        return _Held(connection, keep_cursor=engine.dialect.name == "postgresql"), generation
 
     def give_back(self, held: _Held, generation: int) -> None:
         with self.lock:
@@ -118,16 +122,21 @@ class LeanQuery:
         return compiled
 
     def first(self, engine: Engine, **params) -> tuple | None:
-        """The first row for these bound parameters, or None (for lookups by key: every row is read)."""
+        """The first row for these bound parameters, or None."""
         sql, order = self._sql_for(engine)
         arguments = tuple(params[name] for name in order) if order is not None else params
         dbapi = engine.dialect.loaded_dbapi
         connections = _connections(engine)
         for attempt in (1, 2):
             held, generation = connections.take()
+            cursor = held.cursor or held.connection.cursor()
             try:
-                held.cursor.execute(sql, arguments)
-                rows = held.cursor.fetchall()  # to the end: a kept SQLite cursor would otherwise hold its snapshot
+                try:
+                    cursor.execute(sql, arguments)
+                    row = cursor.fetchone()
+                finally:
+                    if cursor is not held.cursor:
+                        cursor.close()
             except (dbapi.OperationalError, dbapi.InterfaceError):
                 # The server cut it (a restart, a failover): it cut the idle ones too, so read again on a new one.
                 _close(held.connection)
@@ -139,7 +148,7 @@ class LeanQuery:
                 _close(held.connection)
                 raise
             connections.give_back(held, generation)
-            return rows[0] if rows else None
+            return row
 
 
 _SCALARS = (str, int, float, bool, type(None))
