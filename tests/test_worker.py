@@ -83,6 +83,19 @@ def add(creator, owner, title, at, **fields):
     return item
 
 
+def reports_with_an_item(count, time_zone, added_at):
+    """`count` people in `time_zone` reporting to Dana in London, each with a device and an item from her."""
+    org = make_org()
+    boss = make_user(org, "Dana", time_zone="Europe/London")
+    reps = [make_user(org, f"Rep {n}", boss, time_zone=time_zone) for n in range(count)]
+    for rep in reps:
+        subscribe(rep)
+    db.session.commit()
+    for rep in reps:
+        add(boss, rep, f"For {rep.name}", added_at)
+    return reps
+
+
 def test_a_day_in_the_life_of_three_zones(team):
     boss, ny, kolkata = team
     sender = FakeSender()
@@ -233,14 +246,7 @@ def test_a_dispatcher_killed_after_claiming_loses_nothing(team, monkeypatch):
 
 
 def test_a_pass_failing_with_two_batches_on_their_way_records_both_and_sends_nothing_twice(ctx, monkeypatch):
-    org = make_org()
-    boss = make_user(org, "Dana", time_zone="Europe/London")
-    reps = [make_user(org, f"Rep {n}", boss, time_zone="Europe/London") for n in range(3)]
-    for rep in reps:
-        subscribe(rep)
-    db.session.commit()
-    for rep in reps:
-        add(boss, rep, f"For {rep.name}", utc(2026, 11, 25, 12, 0))  # Wednesday: all due at 13:00
+    reports_with_an_item(3, "Europe/London", utc(2026, 11, 25, 12, 0))  # Wednesday: all due at 13:00
     monkeypatch.setattr(worker, "BATCH", 1)  # one person a batch: the pass overlaps three batches
 
     class Killed(Exception):
@@ -297,14 +303,7 @@ def test_two_dispatchers_at_once_never_send_a_digest_twice(app, ctx):
     import time
     from collections import Counter
 
-    org = make_org()
-    boss = make_user(org, "Dana", time_zone="Europe/London")
-    reps = [make_user(org, f"Rep {n}", boss, time_zone="America/New_York") for n in range(40)]
-    for rep in reps:
-        subscribe(rep)
-    db.session.commit()
-    for rep in reps:
-        add(boss, rep, "Update pipeline", utc(2026, 11, 25, 12, 0))
+    reps = reports_with_an_item(40, "America/New_York", utc(2026, 11, 25, 12, 0))
 
     class SlowSender(FakeSender):
         lock = threading.Lock()
