@@ -10,8 +10,8 @@ Use it only outside a request's ORM transaction, for reads that need no snapshot
 
 A few connections per engine serve these reads, outside SQLAlchemy's pool and in autocommit, so a read
 is one round trip with no checkout events or reset; on PostgreSQL each keeps one cursor for all its
-reads (a new psycopg cursor costs about as much CPU as the read itself). When the server drops a connection, all idle ones
-are retired with it and the read is tried once more on a new one; disposing the engine retires them all.
+reads. When the server drops a connection, all idle ones are retired with it and the read is tried
+once more on a new one; disposing the engine retires them all.
 """
 import os
 import weakref
@@ -57,10 +57,11 @@ class _Connections:
         pooled = engine.raw_connection()
         connection = pooled.dbapi_connection
         pooled.detach()  # ours now: no longer counted by, or returned to, SQLAlchemy's pool
-        if engine.dialect.name == "postgresql":  # no transaction stays open between reads
+        postgresql = engine.dialect.name == "postgresql"
+        if postgresql:  # no transaction stays open between reads
             connection.rollback()  # (the pool's liveness ping may have begun one)
             connection.autocommit = True
-        return _Held(connection, keep_cursor=engine.dialect.name == "postgresql"), generation
+        return _Held(connection, keep_cursor=postgresql), generation
 
     def give_back(self, held: _Held, generation: int) -> None:
         with self.lock:
