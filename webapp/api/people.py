@@ -50,4 +50,4 @@ def get_plate(query, person_id):
         return PlateOut().dump(page)
 
     body = plate_cache.rendered_plate(key, render)
-    return Response(body, mimetype="application/json", headers={"ETag": f'"{etag}"'})
+    return Response(body, content_type="application/json", headers={"ETag": f'"{etag}"'})

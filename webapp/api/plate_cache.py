@@ -17,7 +17,11 @@ from webapp.services.items import PlateAccess
 
 def _store() -> tuple[LRUCache, Lock]:
     """The app's own cache (a fresh app, e.g. on a restored database, starts empty)."""
-    return current_app.extensions.setdefault("plate_cache", (LRUCache(maxsize=2048), Lock()))
+    extensions = current_app.extensions
+    store = extensions.get("plate_cache")
+    if store is None:  # the first read; setdefault keeps a concurrent first read's cache if it won
+        store = extensions.setdefault("plate_cache", (LRUCache(maxsize=2048), Lock()))
+    return store
 
 
 def plate_key(access: PlateAccess, query: dict) -> tuple:
