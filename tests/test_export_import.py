@@ -1,9 +1,10 @@
 """`flask export-org` and `import-org`: an organization moves to an empty database with every row and id intact."""
 import json
 import shutil
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -20,6 +21,9 @@ from webapp.notifications import worker
 from webapp.services import items, team_requests, transfer
 
 RESTORED_DATABASE = f"{make_url(POSTGRES_URL).database}_restored" if POSTGRES_URL else None
+# The history is made on a fixed Monday morning (09:00 in Berlin): the digests' quiet hours and
+# quiet days must not depend on when the tests run.
+HISTORY_STARTS = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -60,7 +64,7 @@ def empty_app(request, database_url, tmp_path):
 @pytest.fixture
 def exported_org(app, tmp_path):
     """Two organizations with history of every kind; returns the id of the first and its export file."""
-    with app.app_context():
+    with time_machine.travel(HISTORY_STARTS), app.app_context():
         team = make_team()
         done = make_item(team.rep, team.manager, "Send the Q3 forecast", priority="high", due_on=None)
         set_status(done, team.rep)
@@ -135,7 +139,7 @@ def test_the_inbox_and_the_digests_move_and_only_news_still_waiting_is_pushed(em
         db.session.commit()
         sender = FakeSender()
 
-        worker.tick(db.session, sender, "test", at=now() + timedelta(days=6))
+        worker.tick(db.session, sender, "test", at=HISTORY_STARTS + timedelta(days=4))  # Friday, 09:00 in Berlin
 
         pushed_to_rita = [m for m in sender.sent if m["endpoint"].endswith(f"/{rep.id}-phone")]
         assert len(pushed_to_rita) == 1
