@@ -4,8 +4,8 @@ Claims are atomic statements, so several dispatchers never take the same work: p
 digests are claimed by deleting them (FOR UPDATE SKIP LOCKED on PostgreSQL) in the same
 transaction that builds the digest, and each delivery is leased before it is sent: born
 leased in that transaction, or (a retry) by moving its next_attempt_at forward. A dispatcher
-killed mid-pass loses nothing: an
-uncommitted claim rolls back, and an expired lease makes the delivery due again.
+killed mid-pass loses nothing: an uncommitted claim rolls back, and an expired lease makes the
+delivery due again.
 """
 import json
 import logging
