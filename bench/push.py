@@ -28,7 +28,15 @@ from bench.common import scratch_database, seeding  # noqa: E402
 from tests.loopback_push import Device  # noqa: E402
 from webapp.clock import now  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.models import Delivery, Item, Notification, PendingDigest, PushSubscription, User  # noqa: E402
+from webapp.models import (  # noqa: E402
+    Delivery,
+    Item,
+    Notification,
+    NotificationPreferences,
+    PendingDigest,
+    PushSubscription,
+    User,
+)
 from webapp.notifications import worker  # noqa: E402
 from webapp.notifications.payload import encode_payload, tag_for, topic_for  # noqa: E402
 from webapp.notifications.sender import PushSender  # noqa: E402
@@ -44,7 +52,11 @@ def push_service() -> tuple[subprocess.Popen, str]:
 
 
 def seed(url: str, people: int, due: int, origin: str) -> dict:
-    """People each with a device, an item and a pending digest; `due` of them due now, the rest tomorrow."""
+    """People each with a device, an item and a pending digest; `due` of them due now, the rest tomorrow.
+
+    Nobody has quiet time: with the default quiet hours (18:00-08:00 in their zone) and weekends, a run
+    in the evening or on a Saturday would postpone every push instead of measuring its delivery.
+    """
     device = Device(f"{origin}/push/x")
     with seeding(url, SECRET) as (app, organization):
         at = now()
@@ -63,6 +75,9 @@ def seed(url: str, people: int, due: int, origin: str) -> dict:
                 {"organization_id": organization.id, "owner_id": uid, "created_by_id": ids[0], "title": TITLE,
                  "notes": "", "priority": "high", "urgent": False, "status": "open", "position": 1024.0,
                  "version": 1, "created_at": at, "updated_at": at} for uid in chunk])
+            db.session.execute(insert(NotificationPreferences), [
+                {"user_id": uid, "quiet_start": "00:00", "quiet_end": "00:00", "quiet_days": [],
+                 "digest_times": ["09:00", "13:00", "16:30"], "push_enabled": True} for uid in chunk])
     return {"app": app, "device": device}
 
 
