@@ -20,11 +20,9 @@ from zoneinfo import available_timezones
 from sqlalchemy import (
     Text,
     and_,
-    bindparam,
     cast,
     delete,
     func,
-    insert,
     or_,
     select,
     union,
@@ -47,7 +45,7 @@ from webapp.models import (
     PushSubscription,
     User,
 )
-from webapp.notifications import outbox
+from webapp.notifications import bulk, outbox
 from webapp.notifications.payload import (
     DigestEvent,
     build_digest_payload,
@@ -155,11 +153,9 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str) -> "Bui
         return Built(0, [], {})
     # Core statements on the tables: the ORM's bulk paths would do per-row bookkeeping for objects never made.
     digest_ids = _insert_with_new_ids(session, Digest.__table__, rows)
-    carried = [{"note_id": note.id, "carried_by": digest_id}
+    carried = [{"id": note.id, "digest_id": digest_id}
                for digest_id, notes in zip(digest_ids, notes_of, strict=True) for note in notes]
-    if carried:
-        session.execute(update(Notification.__table__).where(Notification.id == bindparam("note_id"))
-                        .values(digest_id=bindparam("carried_by")), carried)
+    bulk.update_rows(session, Notification.__table__, "id", carried)
     sends = [(digest_id, row, device) for digest_id, row in zip(digest_ids, rows, strict=True)
              for device in devices.get(row["user_id"], [])]
     delivery_ids = _insert_with_new_ids(session, Delivery.__table__, [
@@ -172,11 +168,10 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str) -> "Bui
 
 
 def _insert_with_new_ids(session: Session, table, rows: list[dict]) -> list[int]:
-    """INSERT the rows with their ids chosen first, so they go in as one plain executemany; returns the ids.
+    """INSERT the rows with their ids chosen first, so they go in as one bulk write (bulk.insert_rows); returns the ids.
 
     Only within a transaction that has already written (build_due_digests' claim). PostgreSQL: the ids
-    are drawn from the table's sequence in one query; an INSERT .. RETURNING of many rows would be one
-    statement with a bind parameter per value, parsed by psycopg and planned anew for every batch.
+    are drawn from the table's sequence in one query; an INSERT .. RETURNING gives no promise of order.
     SQLite: the ids after the largest, which nobody else can take, since this transaction holds
     SQLite's single write lock until it commits; to return ids in order SQLAlchemy would otherwise
     insert row by row.
@@ -187,20 +182,39 @@ def _insert_with_new_ids(session: Session, table, rows: list[dict]) -> list[int]
     else:
         after = session.scalar(select(func.max(table.c.id))) or 0
         ids = list(range(after + 1, after + 1 + len(rows)))
-    session.execute(insert(table), [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)])
+    bulk.insert_rows(session, table, [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)])
     return ids
 
 
 def _settings_of(session: Session, people: dict) -> dict[int, NotificationSettings]:
-    """Each person's notification settings (people: rows or Users with id and time_zone), in one query."""
-    preferences = {p.user_id: p for p in session.scalars(
-        select(NotificationPreferences).where(NotificationPreferences.user_id.in_(list(people))))}
-    return {user_id: _settings_for(person.time_zone, preferences.get(user_id)) for user_id, person in people.items()}
+    """Each person's notification settings (people: rows or Users with id and time_zone), in one query.
+
+    Columns, not ORM objects, and one NotificationSettings per distinct set of values: most people
+    share a handful of schedules, and building one (zone lookup, validation) costs more than the row.
+    """
+    preferences = {user_id: values for user_id, *values in session.execute(
+        select(NotificationPreferences.user_id, NotificationPreferences.quiet_start, NotificationPreferences.quiet_end,
+               NotificationPreferences.quiet_days, NotificationPreferences.digest_times,
+               NotificationPreferences.push_enabled).where(NotificationPreferences.user_id.in_(list(people))))}
+    settings = {}
+    for user_id, person in people.items():
+        values = preferences.get(user_id)
+        if values is None:
+            settings[user_id] = _default_settings(person.time_zone)
+        else:
+            quiet_start, quiet_end, quiet_days, digest_times, push_enabled = values
+            settings[user_id] = _own_settings(person.time_zone, quiet_start, quiet_end, tuple(quiet_days),
+                                              tuple(digest_times), bool(push_enabled))
+    return settings
 
 
-def _settings_for(time_zone: str, preferences) -> NotificationSettings:
-    return _default_settings(time_zone) if preferences is None else outbox.settings_for(
-        SimpleNamespace(time_zone=time_zone), preferences)
+@lru_cache(maxsize=4096)
+def _own_settings(time_zone: str, quiet_start: str, quiet_end: str, quiet_days: tuple[int, ...],
+                  digest_times: tuple[str, ...], push_enabled: bool) -> NotificationSettings:
+    """Settings from a NotificationPreferences row's values (immutable, so one instance serves everyone alike)."""
+    return outbox.settings_for(SimpleNamespace(time_zone=time_zone), SimpleNamespace(
+        quiet_start=quiet_start, quiet_end=quiet_end, quiet_days=quiet_days, digest_times=digest_times,
+        push_enabled=push_enabled))
 
 
 _ttl = lru_cache(maxsize=4096)(push_ttl)  # one pass asks for the same few (settings, instant) pairs again and again
@@ -501,13 +515,12 @@ def record_outcomes(session: Session, sent: list[Leased], outcomes: list, at: da
             delivered.append(delivery.id)
         else:
             _apply_outcome(session, delivery, outcome, at, settings[delivery.user_id])
-    if sent:
-        session.execute(insert(DeliveryAttempt.__table__), [
-            {"delivery_id": delivery.id, "at": at, "status_code": outcome.status_code, "outcome": outcome.kind,
-             "detail": outcome.detail} for delivery, outcome in zip(sent, outcomes, strict=True)])
+    bulk.insert_rows(session, DeliveryAttempt.__table__, [
+        {"delivery_id": delivery.id, "at": at, "status_code": outcome.status_code, "outcome": outcome.kind,
+         "detail": outcome.detail} for delivery, outcome in zip(sent, outcomes, strict=True)])
     if delivered:
-        session.execute(update(Delivery).where(Delivery.id.in_(delivered)).values(status="delivered", delivered_at=at),
-                        execution_options={"synchronize_session": False})
+        session.execute(update(Delivery).where(bulk.in_ids(session, Delivery.id, delivered))
+                        .values(status="delivered", delivered_at=at), execution_options={"synchronize_session": False})
 
 
 def _apply_outcome(session: Session, delivery: Leased, outcome, at: datetime, settings: NotificationSettings) -> None:
