@@ -1,13 +1,28 @@
 """Writing a batch of rows in one statement: the dispatcher records hundreds of digests per pass.
 
 On PostgreSQL an executemany still costs the server a statement per row (bind, execute, a portal
-each) and the client a round of per-row parameter work; here a batch travels instead as one array
-per column, which the server unnests and writes in a single statement (one plan, one executor run).
+each) and the client a round of per-row parameter work. Here a batch travels instead as one JSON
+document (orjson, in C), which the server turns back into typed rows with json_to_recordset and
+writes in a single statement: one parameter, one plan, one executor run. (Arrays per column were
+tried first: psycopg escapes every string element of an array in Python, the JSON payloads above all.)
 On SQLite, in process and without a protocol, the plain executemany is the fast path, so it stays.
 """
-import json
-
-from sqlalchemy import JSON, Column, Table, any_, bindparam, cast, func, insert, select, update
+import orjson
+from sqlalchemy import (
+    JSON,
+    Column,
+    Integer,
+    Table,
+    TypeDecorator,
+    any_,
+    bindparam,
+    cast,
+    column,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -18,19 +33,17 @@ def _on_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _unnested(table: Table, rows: list[dict], names: list[str]):
-    """The rows as a FROM clause, unnest(array per column) AS (names), and its columns typed as the table's."""
-    arrays = []
-    for name in names:
-        column_type = table.c[name].type
-        values = [row[name] for row in rows]
-        if isinstance(column_type, JSON):  # as text, cast back in SQL: an array of json is no simpler to send
-            values, column_type = [None if value is None else json.dumps(value) for value in values], Text()
-        arrays.append(bindparam(f"{name}_values", values, type_=ARRAY(column_type)))
-    source = func.unnest(*arrays).table_valued(*names).render_derived()
-    columns = [cast(source.c[name], table.c[name].type) if isinstance(table.c[name].type, JSON) else source.c[name]
-               for name in names]
-    return source, columns
+def _recordset(session: Session, table: Table, rows: list[dict], names: list[str]) -> dict[str, ColumnElement]:
+    """The rows as json_to_recordset(document) AS (name type, ...): its columns by name, typed as the table's."""
+    dialect = session.get_bind().dialect
+    converters = {name: table.c[name].type for name in names if isinstance(table.c[name].type, TypeDecorator)}
+    if converters:  # e.g. UTCDateTime: the value the column stores (naive UTC), as its own bind step would make it
+        rows = [{**row, **{name: kind.process_bind_param(row[name], dialect) for name, kind in converters.items()}}
+                for row in rows]
+    document = bindparam("rows", orjson.dumps(rows).decode(), type_=Text, unique=True)
+    source = (func.json_to_recordset(cast(document, JSON))
+              .table_valued(*[column(name, table.c[name].type) for name in names]).render_derived(with_types=True))
+    return {name: source.c[name] for name in names}
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
@@ -41,8 +54,8 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
         session.execute(insert(table), rows)
         return
     names = list(rows[0])
-    _, columns = _unnested(table, rows, names)
-    session.execute(insert(table).from_select(names, select(*columns)))
+    columns = _recordset(session, table, rows, names)
+    session.execute(insert(table).from_select(names, select(*columns.values())))
 
 
 def update_rows(session: Session, table: Table, key: str, rows: list[dict]) -> None:
@@ -56,13 +69,14 @@ def update_rows(session: Session, table: Table, key: str, rows: list[dict]) -> N
                         .values({name: bindparam(f"{name}_new") for name in values}),
                         [{f"{key}_key": row[key], **{f"{name}_new": row[name] for name in values}} for row in rows])
         return
-    _, columns = _unnested(table, rows, names)  # the UPDATE takes its FROM from the columns
-    by_name = dict(zip(names, columns, strict=True))
-    session.execute(update(table).where(table.c[key] == by_name[key]).values({name: by_name[name] for name in values}))
+    columns = _recordset(session, table, rows, names)  # the UPDATE takes its FROM from these columns
+    session.execute(update(table).where(table.c[key] == columns[key]).values({name: columns[name] for name in values}))
 
 
-def in_ids(session: Session, column: Column, ids: list[int]) -> ColumnElement[bool]:
-    """`column IN ids`; on PostgreSQL as `= ANY(array)`, one parameter however many ids (one plan, no rendering per id)."""
+def in_ids(session: Session, column_: Column, ids) -> ColumnElement[bool]:
+    """`column IN ids`. On PostgreSQL as `= ANY(array)`: one parameter however many ids, so the statement's
+    text stays the same (psycopg converts and prepares it once) and the server plans it once."""
+    ids = list(ids)
     if _on_postgresql(session):
-        return column == any_(bindparam(f"{column.name}_ids", list(ids), type_=ARRAY(column.type)))
-    return column.in_(ids)
+        return column_ == any_(bindparam(f"{column_.name}_ids", ids, type_=ARRAY(Integer), unique=True))
+    return column_.in_(ids)

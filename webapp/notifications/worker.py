@@ -117,12 +117,13 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str) -> "Bui
         return Built(0, [], {})
     user_ids = [user_id for user_id, _ in claimed]
     people = {row.id: row for row in session.execute(
-        select(User.id, User.time_zone, User.organization_id).where(User.id.in_(user_ids)))}
+        select(User.id, User.time_zone, User.organization_id).where(bulk.in_ids(session, User.id, user_ids)))}
     settings = _settings_of(session, people)
     devices: dict[int, list[Device]] = {}
     for user_id, *device in session.execute(
             select(PushSubscription.user_id, PushSubscription.id, PushSubscription.endpoint, PushSubscription.p256dh,
-                   PushSubscription.auth).where(PushSubscription.user_id.in_(user_ids)).order_by(PushSubscription.id)):
+                   PushSubscription.auth)
+            .where(bulk.in_ids(session, PushSubscription.user_id, user_ids)).order_by(PushSubscription.id)):
         devices.setdefault(user_id, []).append(Device(*device))
     actor = aliased(User)
     waiting: dict[int, list] = {}
@@ -130,7 +131,7 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str) -> "Bui
             select(Notification.id, Notification.user_id, Notification.kind, Notification.urgent,
                    Item.id.label("item_id"), Item.title, Item.due_on, Item.priority, actor.name.label("actor"))
             .join(Item, Item.id == Notification.item_id).outerjoin(actor, actor.id == Notification.actor_id)
-            .where(Notification.user_id.in_(user_ids), Notification.digest_id.is_(None))
+            .where(bulk.in_ids(session, Notification.user_id, user_ids), Notification.digest_id.is_(None))
             .order_by(Notification.id)):
         waiting.setdefault(note.user_id, []).append(note)
     review_waiting = _review_waiting(session, at, people, settings)
@@ -195,7 +196,8 @@ def _settings_of(session: Session, people: dict) -> dict[int, NotificationSettin
     preferences = {user_id: values for user_id, *values in session.execute(
         select(NotificationPreferences.user_id, NotificationPreferences.quiet_start, NotificationPreferences.quiet_end,
                NotificationPreferences.quiet_days, NotificationPreferences.digest_times,
-               NotificationPreferences.push_enabled).where(NotificationPreferences.user_id.in_(list(people))))}
+               NotificationPreferences.push_enabled)
+        .where(bulk.in_ids(session, NotificationPreferences.user_id, people)))}
     settings = {}
     for user_id, person in people.items():
         values = preferences.get(user_id)
