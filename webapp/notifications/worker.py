@@ -190,33 +190,26 @@ def _insert_with_new_ids(session: Session, table, rows: list[dict]) -> list[int]
 def _settings_of(session: Session, people: dict) -> dict[int, NotificationSettings]:
     """Each person's notification settings (people: rows or Users with id and time_zone), in one query.
 
-    Columns, not ORM objects, and one NotificationSettings per distinct set of values: most people
-    share a handful of schedules, and building one (zone lookup, validation) costs more than the row.
+    Columns, not ORM objects, the JSON ones as their text, and one NotificationSettings per distinct set
+    of values: most people share a handful of schedules, and building one (parsing, zone lookup,
+    validation) costs more than reading the row.
     """
     preferences = {user_id: values for user_id, *values in session.execute(
         select(NotificationPreferences.user_id, NotificationPreferences.quiet_start, NotificationPreferences.quiet_end,
-               NotificationPreferences.quiet_days, NotificationPreferences.digest_times,
+               cast(NotificationPreferences.quiet_days, Text), cast(NotificationPreferences.digest_times, Text),
                NotificationPreferences.push_enabled)
         .where(bulk.in_ids(session, NotificationPreferences.user_id, people)))}
-    settings = {}
-    for user_id, person in people.items():
-        values = preferences.get(user_id)
-        if values is None:
-            settings[user_id] = _default_settings(person.time_zone)
-        else:
-            quiet_start, quiet_end, quiet_days, digest_times, push_enabled = values
-            settings[user_id] = _own_settings(person.time_zone, quiet_start, quiet_end, tuple(quiet_days),
-                                              tuple(digest_times), bool(push_enabled))
-    return settings
+    return {user_id: _default_settings(person.time_zone) if (values := preferences.get(user_id)) is None
+            else _own_settings(person.time_zone, *values) for user_id, person in people.items()}
 
 
 @lru_cache(maxsize=4096)
-def _own_settings(time_zone: str, quiet_start: str, quiet_end: str, quiet_days: tuple[int, ...],
-                  digest_times: tuple[str, ...], push_enabled: bool) -> NotificationSettings:
-    """Settings from a NotificationPreferences row's values (immutable, so one instance serves everyone alike)."""
+def _own_settings(time_zone: str, quiet_start: str, quiet_end: str, quiet_days: str, digest_times: str,
+                  push_enabled: bool) -> NotificationSettings:
+    """Settings from a NotificationPreferences row's values, its JSON lists as text (immutable, so shared)."""
     return outbox.settings_for(SimpleNamespace(time_zone=time_zone), SimpleNamespace(
-        quiet_start=quiet_start, quiet_end=quiet_end, quiet_days=quiet_days, digest_times=digest_times,
-        push_enabled=push_enabled))
+        quiet_start=quiet_start, quiet_end=quiet_end, quiet_days=json.loads(quiet_days),
+        digest_times=json.loads(digest_times), push_enabled=bool(push_enabled)))
 
 
 _ttl = lru_cache(maxsize=4096)(push_ttl)  # one pass asks for the same few (settings, instant) pairs again and again
