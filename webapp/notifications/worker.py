@@ -65,7 +65,10 @@ from webapp.services import review
 
 log = logging.getLogger(__name__)
 
-BATCH = 250  # rows per claim: small enough that one batch's pushes go out while the next is built
+# Rows per claim: small enough that one batch's pushes go out while the next is built. Each statement
+# of a batch has a fixed cost; 500 delivered 1,864 digests/s on PostgreSQL against 1,543 with 250
+# (medians of nine interleaved passes of 1,000), the same on SQLite.
+BATCH = 500
 LEASE = timedelta(minutes=2)
 GIVE_UP_AFTER = timedelta(hours=24)
 
