@@ -95,7 +95,8 @@ def seed_history(day_before):
     when = literal(day_before, UTCDateTime())
     db.session.execute(insert(Digest).from_select(
         ["user_id", "created_at", "urgent", "kind", "line_count", "payload", "ttl"],
-        select(User.id, when, false(), literal("digest"), literal(1), literal({"events": [], "today": day_before.date().isoformat()}, JSON()), literal(3600))))
+        select(User.id, when, false(), literal("digest"), literal(1),
+               literal({"events": [], "today": day_before.date().isoformat()}, JSON()), literal(3600))))
     db.session.execute(insert(Delivery).from_select(
         ["digest_id", "subscription_id", "status", "attempts", "next_attempt_at", "delivered_at"],
         select(Digest.id, PushSubscription.id, literal("delivered"), literal(1), when, when)

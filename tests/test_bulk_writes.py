@@ -10,7 +10,8 @@ from webapp.models import Delivery, DeliveryAttempt, Digest, Notification
 from webapp.notifications import bulk
 
 AT = datetime(2026, 3, 29, 0, 59, 59, 123456, tzinfo=UTC)  # the hour Europe's clocks jump: no local time involved
-PAYLOAD = {"events": [{"title": 'Say "yes" to C:\\Users\\ünïcode 🍽', "due_on": None, "urgent": True}], "today": "2026-03-29"}
+PAYLOAD = {"events": [{"title": 'Say "yes" to C:\\Users\\ünïcode 🍽', "due_on": None, "urgent": True}],
+           "today": "2026-03-29"}
 
 
 def test_inserted_rows_read_back_as_written(team):
@@ -35,7 +36,8 @@ def test_nulls_and_text_survive_a_batch_insert(team):
     db.session.add(delivery)
     db.session.flush()
     bulk.insert_rows(db.session, DeliveryAttempt.__table__, [
-        {"delivery_id": delivery.id, "at": AT, "status_code": None, "outcome": "retry", "detail": "unreachable: \\ 'x'"},
+        {"delivery_id": delivery.id, "at": AT, "status_code": None, "outcome": "retry",
+         "detail": "unreachable: \\ 'x'"},
         {"delivery_id": delivery.id, "at": AT, "status_code": 201, "outcome": "delivered", "detail": None}])
     db.session.commit()
 
