@@ -29,13 +29,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import Text
 
 
-def _on_postgresql(session: Session) -> bool:
+def on_postgresql(session: Session) -> bool:
+    """Whether the session's database is PostgreSQL (else SQLite, the only other one Plate runs on)."""
     return session.get_bind().dialect.name == "postgresql"
 
 
 def _recordset(session: Session, table: Table, rows: list[dict], names: list[str]) -> dict[str, ColumnElement]:
     """The rows as json_to_recordset(document) AS (name type, ...): its columns by name, typed as the table's."""
-    dialect = session.get_bind().dialect
+    dialect = session.get_bind().dialect  # for the TypeDecorators' bind step
     converters = {name: table.c[name].type for name in names if isinstance(table.c[name].type, TypeDecorator)}
     if converters:  # e.g. UTCDateTime: the value the column stores (naive UTC), as its own bind step would make it
         rows = [{**row, **{name: kind.process_bind_param(row[name], dialect) for name, kind in converters.items()}}
@@ -50,7 +51,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     """INSERT `rows` (dicts with the same keys, the table's column names) into `table`."""
     if not rows:
         return
-    if not _on_postgresql(session):
+    if not on_postgresql(session):
         session.execute(insert(table), rows)
         return
     names = list(rows[0])
@@ -64,7 +65,7 @@ def update_rows(session: Session, table: Table, key: str, rows: list[dict]) -> N
         return
     names = list(rows[0])
     values = [name for name in names if name != key]
-    if not _on_postgresql(session):
+    if not on_postgresql(session):
         session.execute(update(table).where(table.c[key] == bindparam(f"{key}_key"))
                         .values({name: bindparam(f"{name}_new") for name in values}),
                         [{f"{key}_key": row[key], **{f"{name}_new": row[name] for name in values}} for row in rows])
@@ -78,7 +79,7 @@ def in_ids(session: Session, column_: Column, ids) -> ColumnElement[bool]:
     text stays the same (psycopg converts and prepares it once) and the server plans it once. The array
     goes as its text form, '{1,2,3}', which costs a join where psycopg's list dumper costs a call per id."""
     ids = [int(value) for value in ids]
-    if _on_postgresql(session):
+    if on_postgresql(session):
         array = bindparam(f"{column_.name}_ids", "{" + ",".join(map(str, ids)) + "}", type_=Text, unique=True)
         return column_ == any_(cast(array, ARRAY(Integer)))
     return column_.in_(ids)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from webapp.clock import now
 from webapp.models import DueReminder, Item, Notification, NotificationPreferences, PendingDigest, User
+from webapp.notifications import bulk
 from webapp.notifications.schedule import NotificationSettings, due_reminder_at, next_delivery_at, parse_hhmm
 
 # What a change tells the owner and the creator, by the most telling change in it.
@@ -38,7 +39,7 @@ def load_settings(session: Session, user: User) -> NotificationSettings:
 
 def upsert(session: Session):
     """The dialect's INSERT that has on_conflict_do_update / on_conflict_do_nothing."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return postgresql.insert if bulk.on_postgresql(session) else sqlite.insert
 
 
 def schedule_digest(session: Session, user: User, since: datetime, at: datetime, urgent: bool,

@@ -82,7 +82,7 @@ class PassReport:
 
 
 def _skip_locked(query, session: Session):
-    return query.with_for_update(skip_locked=True) if session.get_bind().dialect.name == "postgresql" else query
+    return query.with_for_update(skip_locked=True) if bulk.on_postgresql(session) else query
 
 
 # --- reminders: "due today" joins the first digest of the due date -----------------------------
@@ -180,7 +180,7 @@ def _insert_with_new_ids(session: Session, table, rows: list[dict]) -> list[int]
     SQLite's single write lock until it commits; to return ids in order SQLAlchemy would otherwise
     insert row by row.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if bulk.on_postgresql(session):
         ids = session.scalars(select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
                               .select_from(func.generate_series(1, len(rows)))).all()
     else:
