@@ -114,6 +114,7 @@ def scale(small_url: str, small_id: int, large_url: str, large_id: int, samples:
         a, b = next(first), next(second)
         small_samples.append(a if first is small else b)
         large_samples.append(b if first is small else a)
+    small.close(), large.close()
     p95_small, p95_large = percentile(small_samples, 0.95), percentile(large_samples, 0.95)
     return {"p95_small_ms": p95_small * 1000, "p95_large_ms": p95_large * 1000, "ratio": p95_large / p95_small}
 

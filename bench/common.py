@@ -120,16 +120,21 @@ def request_latencies(url: str, secret: str, login: dict, path: str, check, befo
     `before(app)`, if given, runs before each request, outside the time measured.
     """
     from webapp import create_app
+    from webapp.extensions import db
 
     # Request logs would flood the terminal; both sides of a ratio run without them alike.
     app = create_app({"SECRET_KEY": secret, "SQLALCHEMY_DATABASE_URI": url, "PLATE_LOG_LEVEL": "WARNING"})
     client = app.test_client()
     client.post("/api/v1/session", json=login)
-    while True:
-        if before is not None:
-            before(app)
-        started = time.perf_counter()
-        response = client.get(path)
-        elapsed = time.perf_counter() - started
-        check(response)
-        yield elapsed
+    try:
+        while True:
+            if before is not None:
+                before(app)
+            started = time.perf_counter()
+            response = client.get(path)
+            elapsed = time.perf_counter() - started
+            check(response)
+            yield elapsed
+    finally:  # closed: let go of the database (its caller cache's listener too) before it is dropped
+        with app.app_context():
+            db.engine.dispose()

@@ -120,6 +120,7 @@ def compare(url: str, light_id: int, heavy_id: int, samples: int) -> dict:
         random.shuffle(pair)
         for generator, samples_of in pair:
             samples_of.append(next(generator))
+    light.close(), heavy.close()
     figures = {f"p{p}_{side}": percentile(s, p / 100) * 1000
                for p in (50, 95) for side, s in (("light", light_samples), ("heavy", heavy_samples))}
     figures["ratio_p50"] = figures["p50_heavy"] / figures["p50_light"]

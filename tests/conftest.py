@@ -125,6 +125,8 @@ def app(database_url, tmp_path, app_config):
         # Pushes are sent from the test's own process (tests/test_push_delivery.py tries worker processes).
         "PLATE_PUSH_PROCESSES": 0,
         "PLATE_PASSWORD_HASH": PASSWORD_METHOD,
+        # Tests change people behind the app's back and read at once; tests/test_caller_cache.py turns it on.
+        "PLATE_CALLER_CACHE": False,
         **app_config,
     })
     app.instance_path = str(tmp_path / "instance")

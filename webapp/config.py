@@ -71,6 +71,8 @@ def load_config(instance_path: str, secret_key: str | None = None) -> dict:
         "PLATE_RATELIMIT_ACCEPT_ACCOUNT": env.get("PLATE_RATELIMIT_ACCEPT_ACCOUNT", "5 per minute"),
         "PLATE_RATELIMIT_PASSWORD": env.get("PLATE_RATELIMIT_PASSWORD", "10 per minute; 100 per hour"),
         "PLATE_RATELIMIT_PASSWORD_ACCOUNT": env.get("PLATE_RATELIMIT_PASSWORD_ACCOUNT", "5 per minute"),
+        # PostgreSQL: workers remember who is calling, told of changes by LISTEN/NOTIFY (auth/caller_cache.py).
+        "PLATE_CALLER_CACHE": _flag(env.get("PLATE_CALLER_CACHE", "1")),
         # /healthz answers 503 when no dispatcher finished a pass for this long (seconds; 0: never judge it).
         "PLATE_HEALTH_MAX_DISPATCHER_AGE": float(env.get("PLATE_HEALTH_MAX_DISPATCHER_AGE", "0")),
         # werkzeug's password hash method; not read from the environment: only tests pass a cheaper one.

@@ -54,14 +54,7 @@ class _Connections:
                 return self.idle.pop(), self.generation
             generation = self.generation
         engine = self.engine()
-        pooled = engine.raw_connection()
-        connection = pooled.dbapi_connection
-        pooled.detach()  # ours now: no longer counted by, or returned to, SQLAlchemy's pool
-        postgresql = engine.dialect.name == "postgresql"
-        if postgresql:  # no transaction stays open between reads
-            connection.rollback()  # (the pool's liveness ping may have begun one)
-            connection.autocommit = True
-        return _Held(connection, keep_cursor=postgresql), generation
+        return _Held(detached_connection(engine), keep_cursor=engine.dialect.name == "postgresql"), generation
 
     def give_back(self, held: _Held, generation: int) -> None:
         with self.lock:
@@ -76,6 +69,17 @@ class _Connections:
             idle, self.idle = self.idle, []
         for held in idle:
             _close(held.connection)
+
+
+def detached_connection(engine: Engine):
+    """A new DBAPI connection made as the engine makes its own, but outside its pool; on PostgreSQL in autocommit."""
+    pooled = engine.raw_connection()
+    connection = pooled.dbapi_connection
+    pooled.detach()  # ours now: no longer counted by, or returned to, SQLAlchemy's pool
+    if engine.dialect.name == "postgresql":  # no transaction stays open between reads
+        connection.rollback()  # (the pool's liveness ping may have begun one)
+        connection.autocommit = True
+    return connection
 
 
 def _close(connection) -> None:

@@ -7,11 +7,13 @@ plate cache ask of the caller on every request. Views hand services `actor()`, t
 from flask_login import AnonymousUserMixin, UserMixin, current_user
 from sqlalchemy import bindparam, select
 
+from webapp.auth import caller_cache
 from webapp.extensions import db
 from webapp.lean import LeanQuery
 from webapp.models import User
 from webapp.models.types import MAX_ID
 
+# Its columns are the ones whose changes the trigger on `users` announces (models/people.py, caller_cache.py).
 _CALLER = LeanQuery(
     select(User.id, User.organization_id, User.manager_id, User.is_admin, User.session_epoch, User.time_zone,
            User.plate_version).where(User.id == bindparam("user_id"))
@@ -39,7 +41,17 @@ def load_caller(user_id: int, session_epoch: int) -> Caller | None:
     """The caller of a session that began at this epoch, or None: a password change since then logged it out."""
     if not 0 < user_id <= MAX_ID:
         return None
-    row = _CALLER.first(db.engine, user_id=user_id)
+    engine = db.engine
+    cache = caller_cache.usable(engine)
+    if cache is None:
+        row = _CALLER.first(engine, user_id=user_id)
+    else:
+        row = cache.get(user_id)
+        if row is None:
+            version = cache.version()
+            row = _CALLER.first(engine, user_id=user_id)
+            if row is not None:
+                cache.put(user_id, row, version)
     if row is None or row[4] != session_epoch:
         return None
     return Caller(*row)

@@ -6,6 +6,7 @@ from flask import request, session
 from flask_login import login_user
 from werkzeug.exceptions import Forbidden, Unauthorized, UnsupportedMediaType
 
+from webapp.auth import caller_cache
 from webapp.auth.caller import Caller, caller, load_caller
 from webapp.clock import now
 from webapp.extensions import login_manager
@@ -94,3 +95,4 @@ def guard_api_request() -> None:
 
 def init_app(app) -> None:
     app.before_request(guard_api_request)
+    caller_cache.init_app(app)

@@ -2,7 +2,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import DDL, ForeignKey, Index, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.clock import now
@@ -44,6 +44,24 @@ class User(UserMixin, db.Model):
 
     def get_id(self) -> str:
         return f"{self.id}.{self.session_epoch}"
+
+
+# PostgreSQL announces every change to what a request's caller is made of (auth/caller.py) on this
+# channel, with the person's id, when the change commits: workers that remember callers
+# (auth/caller_cache.py) forget that one. A trigger, so that no statement can forget to.
+USERS_CHANNEL = "plate_users"
+CALLER_COLUMNS = ("organization_id", "manager_id", "is_admin", "session_epoch", "time_zone", "plate_version")
+USERS_NOTIFY_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION plate_notify_user_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('{USERS_CHANNEL}', OLD.id::text);
+    RETURN NULL;
+END $$"""
+USERS_NOTIFY_TRIGGER = f"""
+CREATE TRIGGER users_notify_change AFTER UPDATE OF {", ".join(CALLER_COLUMNS)} OR DELETE ON users
+FOR EACH ROW EXECUTE FUNCTION plate_notify_user_change()"""
+for _statement in (USERS_NOTIFY_FUNCTION, USERS_NOTIFY_TRIGGER):  # tests create tables without migrations
+    event.listen(User.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
 
 
 class Invitation(db.Model):
