@@ -14,6 +14,7 @@ from tests.conftest import ApiClient, Auth
 from tests.factories import make_item, make_team
 from webapp import create_app
 from webapp.auth import caller as caller_module
+from webapp.auth import caller_cache
 from webapp.auth.caller_cache import TRUST_SECONDS, cache_for
 from webapp.extensions import db
 from webapp.models import User
@@ -122,7 +123,7 @@ def test_your_own_change_shows_at_once_on_another_worker(app, client, auth, team
     other_worker.test_client_class = ApiClient
     listening(app)
     deaf = listening(other_worker)
-    deaf._heard = lambda payload: None
+    deaf._heard = lambda notify, own_pid: notify.payload == "sync" and notify.pid == own_pid
     try:
         rep = auth.login(team.rep)
         there = other_worker.test_client()
@@ -176,3 +177,16 @@ def test_every_caller_field_is_announced_and_nothing_else(app, team, postgresql,
 
         writer.execute("UPDATE users SET name = 'Renamed Rep' WHERE id = %s", (team.rep.id,))
         assert [n.payload for n in listener.notifies(timeout=0.3)] == []
+
+
+def test_a_listener_that_does_not_hear_its_own_notification_is_never_trusted(app, client, auth, team, postgresql,
+                                                                            monkeypatch, caller_reads):
+    """Behind a transaction-pooling proxy LISTEN does not work: the barrier's own notification never comes back."""
+    monkeypatch.setattr(caller_cache, "BARRIER", "SELECT 1")
+    with app.app_context():
+        cache = cache_for(db.engine)
+    rep = auth.login(team.rep)
+    for _ in range(5):
+        assert rep.get("/api/v1/me").status_code == 200
+        time.sleep(0.2)
+    assert not cache.listening and len(caller_reads) == 5

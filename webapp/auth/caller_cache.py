@@ -9,7 +9,9 @@ whose caller fields change, in the same transaction, and a thread in each worker
 How current a remembered row is:
 - A notification arrives within milliseconds, but nothing bounds that by itself. So the listener
   also sends a query every SYNC_SECONDS: before it answers, the server hands over every notification
-  of a transaction that committed before the query was sent. A row is used only while the last such
+  of a transaction that committed before the query was sent. That query notifies the channel itself,
+  and only if its own notification comes back with the answer is the listener known to be heard (a
+  transaction-pooling proxy such as PgBouncer's would lose it). A row is used only while the last such
   barrier began less than TRUST_SECONDS ago; when the listener loses its connection, all rows are
   forgotten and callers are read from the database until it is back.
 - Someone else's change (an item a manager put on your plate, an admin's demotion, a password
@@ -40,11 +42,17 @@ TRUST_SECONDS = 1.5
 OWN_WRITES_SECONDS = 5
 RECONNECT_SECONDS = 2.0
 MAX_ROWS = 8192
+SYNC_PAYLOAD = "sync"  # the barrier's own notification; every other payload is a person's id
+BARRIER = f"SELECT pg_notify('{USERS_CHANNEL}', '{SYNC_PAYLOAD}')"
 FRESH_KEY = "fresh_until"  # in the session: until this Unix time, read this session's caller afresh
 SAFE_METHODS = {"GET", "HEAD"}
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 log = logging.getLogger(__name__)
+
+
+class NotHeard(Exception):
+    """The listener's connection does not hear the channel."""
 
 
 class CallerCache:
@@ -91,8 +99,13 @@ class CallerCache:
             else:
                 self._rows.pop(user_id, None)
 
-    def _heard(self, payload: str) -> None:
+    def _heard(self, notify, own_pid: int) -> bool:
+        """Forget whom the notification names; True if it was this listener's own barrier coming back."""
+        payload = notify.payload
+        if payload == SYNC_PAYLOAD:
+            return notify.pid == own_pid
         self.forget(int(payload) if payload.isdigit() else None)  # anything unexpected: forget everything
+        return False
 
     def stop(self, wait: bool = True) -> None:
         self._stopped.set()
@@ -114,18 +127,23 @@ class CallerCache:
                 if lost:
                     log.info("caller cache: listening again")
                     lost = False
+                own_pid = connection.info.backend_pid
                 while not self._stopped.is_set():
                     began = time.monotonic()
-                    connection.execute("SELECT 1")  # the barrier: notifications sent before it arrive first
+                    connection.execute(BARRIER)  # notifications sent before it arrive before its answer
+                    came_back = False
                     for notify in connection.notifies(timeout=0):
-                        self._heard(notify.payload)
+                        came_back |= self._heard(notify, own_pid)
+                    if not came_back:
+                        raise NotHeard("the listener's own notification did not come back "
+                                       "(a transaction-pooling proxy in between?)")
                     self._synced = began
                     for notify in connection.notifies(timeout=SYNC_SECONDS):
-                        self._heard(notify.payload)
+                        self._heard(notify, own_pid)
             except Exception as error:  # noqa: BLE001 - any failure: stop trusting, read from the database, retry
                 if not (self._stopped.is_set() or lost):
-                    log.warning("caller cache: no listener connection (%s); reading callers from the database",
-                                type(error).__name__)
+                    log.warning("caller cache: not listening (%s); reading callers from the database",
+                                error if isinstance(error, NotHeard) else type(error).__name__)
                     lost = True
             finally:
                 engine = None
