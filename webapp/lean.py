@@ -89,24 +89,40 @@ def _close(connection) -> None:
         pass
 
 
-_registry: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> _Connections
-_registry_lock = Lock()
-_inherited: list = []  # a parent's connections after a fork: never used, closed or collected here
+class PerProcess:
+    """One object per engine in each process, made by `make(engine)` on first use.
+
+    A forked child makes its own and keeps its parent's, never using, closing or collecting them:
+    closing a connection the parent still uses would close it for the parent too (same socket).
+    The objects carry the `pid` of the process that made them.
+    """
+
+    def __init__(self, make):
+        self._make = make
+        self._objects: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._lock = Lock()
+        self._inherited: list = []
+
+    def __call__(self, engine: Engine):
+        made = self._objects.get(engine)
+        if made is not None and made.pid == os.getpid():
+            return made
+        with self._lock:
+            made = self._objects.get(engine)
+            if made is None or made.pid != os.getpid():
+                if made is not None:
+                    self._inherited.append(made)
+                made = self._objects[engine] = self._make(engine)
+        return made
 
 
-def _connections(engine: Engine) -> _Connections:
-    """The lean connections of `engine` in this process."""
-    connections = _registry.get(engine)
-    if connections is not None and connections.pid == os.getpid():
-        return connections
-    with _registry_lock:
-        connections = _registry.get(engine)
-        if connections is None or connections.pid != os.getpid():
-            if connections is not None:
-                _inherited.append(connections)  # closing them would close the parent's sockets too
-            connections = _registry[engine] = _Connections(engine)
-            event.listen(engine, "engine_disposed", connections.retire_all)
+def _new_connections(engine: Engine) -> _Connections:
+    connections = _Connections(engine)
+    event.listen(engine, "engine_disposed", connections.retire_all)
     return connections
+
+
+_connections = PerProcess(_new_connections)  # engine -> the lean connections of this process
 
 
 class LeanQuery:

@@ -34,7 +34,7 @@ from cachetools import LRUCache
 from flask import Flask, current_app, request, session
 from sqlalchemy import Engine, event
 
-from webapp.lean import detached_connection
+from webapp.lean import PerProcess, detached_connection
 from webapp.models.people import USERS_CHANNEL
 
 SYNC_SECONDS = 0.5
@@ -65,6 +65,7 @@ class CallerCache:
         self._version = 0  # bumped by every forgetting: a row read before it is not stored
         self._synced: float | None = None  # time.monotonic() when the last barrier began; None: not listening
         self._stopped = threading.Event()
+        self._connection = None
         self.pid = os.getpid()
         self._thread = threading.Thread(target=self._listen, name="plate-caller-cache", daemon=True)
         self._thread.start()
@@ -120,7 +121,7 @@ class CallerCache:
                 return
             connection = None
             try:
-                connection = detached_connection(engine)
+                connection = self._connection = detached_connection(engine)  # kept for a forked child: see PerProcess
                 engine = None  # the engine may go away while this thread waits
                 connection.execute(f"LISTEN {USERS_CHANNEL}")
                 self.forget()  # rows read while nobody listened may have missed their notification
@@ -157,21 +158,14 @@ class CallerCache:
             self._stopped.wait(RECONNECT_SECONDS)
 
 
-_caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> CallerCache of this process
-_caches_lock = threading.Lock()
-
-
-def cache_for(engine: Engine) -> CallerCache:
-    """The engine's cache in this process (a forked worker starts its own, with its own listener)."""
-    cache = _caches.get(engine)
-    if cache is not None and cache.pid == os.getpid():
-        return cache
-    with _caches_lock:
-        cache = _caches.get(engine)
-        if cache is None or cache.pid != os.getpid():
-            cache = _caches[engine] = CallerCache(engine)
-            event.listen(engine, "engine_disposed", lambda _engine, cache=cache: cache.stop())
+def _new_cache(engine: Engine) -> CallerCache:
+    cache = CallerCache(engine)
+    event.listen(engine, "engine_disposed", lambda _engine: cache.stop())
     return cache
+
+
+# The engine's cache in this process: a forked worker starts its own, with its own listener.
+cache_for = PerProcess(_new_cache)
 
 
 def usable(engine: Engine) -> CallerCache | None:
