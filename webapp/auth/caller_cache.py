@@ -34,6 +34,7 @@ from cachetools import LRUCache
 from flask import Flask, current_app, request, session
 from sqlalchemy import Engine, event
 
+from webapp.auth import UNSAFE_METHODS
 from webapp.lean import PerProcess, detached_connection
 from webapp.models.people import USERS_CHANNEL
 
@@ -46,7 +47,6 @@ SYNC_PAYLOAD = "sync"  # the barrier's own notification; every other payload is 
 BARRIER = f"SELECT pg_notify('{USERS_CHANNEL}', '{SYNC_PAYLOAD}')"
 FRESH_KEY = "fresh_until"  # in the session: until this Unix time, read this session's caller afresh
 SAFE_METHODS = {"GET", "HEAD"}
-UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 log = logging.getLogger(__name__)
 

@@ -6,14 +6,12 @@ from flask import request, session
 from flask_login import login_user
 from werkzeug.exceptions import Forbidden, Unauthorized, UnsupportedMediaType
 
-from webapp.auth import caller_cache
+from webapp.auth import UNSAFE_METHODS, caller_cache
 from webapp.auth.caller import Caller, caller, load_caller
 from webapp.clock import now
 from webapp.extensions import login_manager
 from webapp.models import User
 from webapp.security import SESSIONLESS_ENDPOINTS
-
-UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 # Endpoints anyone may call; everything else under /api needs a session.
 PUBLIC_ENDPOINTS = {
