@@ -51,9 +51,15 @@ def seeding(url: str, secret: str, organization_name: str = "Bench Inc"):
     from webapp.extensions import db
     from webapp.models import Organization
 
+    from webapp import logs
+
     app = create_app({"SECRET_KEY": secret, "SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
         upgrade()
+    # upgrade() ran alembic's fileConfig, which sets the root logger to WARN: the benchmark's own process
+    # (the dispatcher in bench/push.py) logs as the app does instead.
+    logs.configure(app.config["PLATE_LOG_FORMAT"], app.config["PLATE_LOG_LEVEL"])
+    with app.app_context():
         organization = Organization(name=organization_name)
         db.session.add(organization)
         db.session.flush()

@@ -1,5 +1,8 @@
 """The dispatcher against a push service on 127.0.0.1 that checks VAPID and decrypts: `flask push keys|tick`,
 what the service's answers do, and dispatchers taking turns on SQLite."""
+import gc
+import logging
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -51,6 +54,19 @@ def test_a_410_removes_only_that_device_and_the_other_still_gets_the_digest(app,
     assert service.received[0].payload["items"][0]["title"] == "Update the Q4 pipeline"
     db.session.expire_all()
     assert db.session.scalars(select(PushSubscription.endpoint)).all() == [f"{service.origin}/push/ravi-phone"]
+
+
+def test_at_info_the_log_names_the_delivery_that_failed_by_id_and_not_each_one_delivered(app, service, ravi, caplog):
+    caplog.set_level(logging.INFO, logger="webapp.notifications.worker")
+    service.answers["ravi-laptop"].append((410, {}))
+
+    tick(app, DIGEST)
+
+    lines = [record for record in caplog.records if record.getMessage().startswith("push delivery")]
+    laptop = db.session.scalar(select(Delivery.id).where(Delivery.status == "gone"))
+    assert [(record.getMessage(), record.delivery_id, record.status_code) for record in lines] == [
+        ("push delivery gone", laptop, 410)]
+    assert service.origin not in caplog.text  # ids, never the endpoint
 
 
 def test_a_429_is_retried_after_its_retry_after_and_both_answers_are_kept(app, service, ravi):
@@ -105,3 +121,15 @@ def test_on_sqlite_a_dispatcher_waits_while_another_is_in_a_pass(app, service, r
     else:  # PostgreSQL dispatchers share the work through SKIP LOCKED instead
         assert (during.digests, during.sent) == (1, 2)
     assert len(service.received) == 2
+
+
+def test_the_dispatcher_loop_puts_the_started_process_out_of_the_collectors_way(app):
+    """A full collection would otherwise walk every module, the app and SQLAlchemy's caches in mid-pass."""
+    stopped = threading.Event()
+    stopped.set()
+    gc.unfreeze()
+    try:
+        dispatcher.run(app, 0.01, stopped)
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()  # this test process is no dispatcher

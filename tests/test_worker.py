@@ -1,4 +1,5 @@
 """The dispatcher's passes: what is claimed when, what each push-service answer does, and crash safety."""
+import json
 import re
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ class FakeSender:
     sent: list[dict] = field(default_factory=list)
 
     def message(self, subscription, payload, ttl, topic, urgency, attempt=1):
+        """`payload`: the encoded plaintext the dispatcher hands over (or a dict), kept as the device reads it."""
+        payload = json.loads(payload) if isinstance(payload, bytes) else payload
         return {"endpoint": subscription.endpoint, "payload": payload, "ttl": ttl, "topic": topic, "urgency": urgency}
 
     def submit(self, messages):

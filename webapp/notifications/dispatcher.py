@@ -1,5 +1,6 @@
 """Running the dispatcher for an app: one pass, a loop, or a thread inside `make run`'s server."""
 import fcntl
+import gc
 import logging
 import threading
 from contextlib import contextmanager
@@ -71,9 +72,22 @@ def sqlite_pass_lock(app: Flask):
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
+def settle_heap() -> None:
+    """Take what this process holds by now (modules, the app, SQLAlchemy's compiled statements) out of the
+    garbage collector's sight, for the rest of the process's life.
+
+    A dispatcher lives long and so do those objects, yet every full collection walks them all: about
+    55 ms for the 134,000 objects of a started Plate, landing in the middle of a pass every few passes
+    (a pass that sends 1,000 digests takes about 250 ms). What passes allocate is still collected.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def run(app: Flask, interval: float, stop: threading.Event | None = None, name: str = "dispatcher") -> None:
     """Pass after pass until `stop` is set; a failed pass is logged and the next one tries again."""
     stop = stop or threading.Event()
+    settle_heap()
     while not stop.is_set():
         try:
             report = tick(app, name)

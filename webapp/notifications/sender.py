@@ -36,7 +36,7 @@ DELIVERED = {200, 201, 202}
 @dataclass(frozen=True)
 class Message:
     subscription_info: dict
-    payload: dict  # encoded to JSON where it is encrypted (in a worker process, when there are some)
+    plaintext: bytes  # the encoded payload: a worker process is handed bytes, not a dict to encode again
     headers: dict[str, str]
     ttl: int
     attempt: int
@@ -138,7 +138,7 @@ class _Transport:
     @staticmethod
     def _encrypt(message: "Message") -> bytes | Outcome:
         try:
-            return WebPusher(message.subscription_info).encode(encode_payload(message.payload), "aes128gcm")["body"]
+            return WebPusher(message.subscription_info).encode(message.plaintext, "aes128gcm")["body"]
         except (ValueError, TypeError) as error:  # keys the encryption cannot use
             return Outcome("rejected", None, detail=f"cannot encrypt for this device: {type(error).__name__}")
 
@@ -273,10 +273,12 @@ class PushSender:
             self._vapid_headers[origin] = (header, at + VAPID_REUSE)
         return header
 
-    def message(self, subscription, payload: dict, ttl: int, topic: str, urgency: str, attempt: int = 1) -> Message:
+    def message(self, subscription, payload: dict | bytes, ttl: int, topic: str, urgency: str, attempt: int = 1) -> Message:
+        """A push of `payload` (a dict, or already encoded by encode_payload: one digest to several devices)."""
         info = {"endpoint": subscription.endpoint, "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}}
         headers = {**self.vapid_header(subscription.endpoint), "Topic": topic, "Urgency": urgency}
-        return Message(info, payload, headers, ttl, attempt)
+        plaintext = payload if isinstance(payload, bytes) else encode_payload(payload)
+        return Message(info, plaintext, headers, ttl, attempt)
 
     def send_all(self, messages: list[Message]) -> list[Outcome]:
         """Send concurrently and wait; outcomes come back in the order of `messages`. Safe from any thread."""
