@@ -28,6 +28,7 @@ from sqlalchemy import (
     union,
     update,
 )
+from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.orm import Session, aliased
 
 from webapp.clock import now
@@ -182,8 +183,9 @@ def _insert_with_new_ids(session: Session, table, rows: list[dict]) -> list[int]
     insert row by row.
     """
     if bulk.on_postgresql(session):
-        ids = session.scalars(select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
-                              .select_from(func.generate_series(1, len(rows)))).all()
+        # The sequence named once, in an InitPlan: in the select list it would be looked up for every row (10x the time).
+        sequence = select(cast(func.pg_get_serial_sequence(table.name, "id"), REGCLASS)).scalar_subquery()
+        ids = session.scalars(select(func.nextval(sequence)).select_from(func.generate_series(1, len(rows)))).all()
     else:
         after = session.scalar(select(func.max(table.c.id))) or 0
         ids = list(range(after + 1, after + 1 + len(rows)))
