@@ -1,11 +1,14 @@
 """A loopback push service for benchmarks: answers every POST with 201, without decrypting. Prints its port.
 
-It is a bare asyncio protocol (keep-alive, Content-Length bodies, pipelined requests) rather than a web
-framework, so that on a two-core machine it takes as little as possible of the CPU the dispatcher
-being measured needs.
+It is a bare asyncio protocol (keep-alive, Content-Length bodies, pipelined requests) on uvloop rather
+than a web framework, so that on a two-core machine it takes as little as possible of the CPU the
+dispatcher being measured needs: a real push service runs elsewhere. uvloop halves its CPU per request
+(12-16 against 30 us with asyncio's own loop).
 """
 import asyncio
 import socket
+
+import uvloop
 
 CREATED = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
 
@@ -45,4 +48,4 @@ async def serve() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve())
+    uvloop.run(serve())
