@@ -47,11 +47,9 @@ def seeding(url: str, secret: str, organization_name: str = "Bench Inc"):
     from flask_migrate import upgrade
     from sqlalchemy import text
 
-    from webapp import create_app
+    from webapp import create_app, logs
     from webapp.extensions import db
     from webapp.models import Organization
-
-    from webapp import logs
 
     app = create_app({"SECRET_KEY": secret, "SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():

@@ -509,9 +509,9 @@ def record_outcomes(session: Session, sent: list[Leased], outcomes: list, at: da
     """Every answer becomes a DeliveryAttempt row; deliveries move on by their answer, in a few statements."""
     delivered = []
     for delivery, outcome in zip(sent, outcomes, strict=True):
-        # Every answer is a DeliveryAttempt row; the log tells of those that need a look (INFO) and, at
-        # DEBUG, of each push delivered: at INFO a pass at 09:00 would write a line per person, in the
-        # dispatcher's busiest second, to say what its summary line says. Ids only: never the endpoint or its keys.
+        # The log tells of the answers that need a look (INFO) and, at DEBUG only, of each push delivered:
+        # at INFO a pass at 09:00 would write a line per person, in the dispatcher's busiest second, to say
+        # what its summary line says. Ids only: never the endpoint or its keys.
         level = logging.DEBUG if outcome.kind == "delivered" else logging.INFO
         if log.isEnabledFor(level):
             log.log(level, "push delivery %s", outcome.kind, extra={
