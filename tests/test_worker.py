@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from tests.factories import make_item, make_org, make_user
 from webapp.extensions import db
-from webapp.models import Delivery, DeliveryAttempt, Digest, Notification, PendingDigest, PushSubscription
+from webapp.models import Delivery, DeliveryAttempt, Digest, Notification, PendingDigest, PushSubscription, User
 from webapp.notifications import worker
 
 SECRET = "test"
@@ -165,6 +165,33 @@ def test_each_device_gets_the_digest(team):
     sender = FakeSender()
     tick(sender, utc(2026, 11, 25, 14, 0))
     assert sorted(m["endpoint"].rsplit("-", 1)[1] for m in sender.sent) == ["laptop", "phone"]
+
+
+def test_one_batch_of_people_with_two_devices_one_and_none(ctx):
+    """Each person's digest carries their own lines, with a push per device; nobody's lines are told twice."""
+    two, none, one = reports_with_an_item(3, "America/New_York", utc(2026, 11, 25, 12, 0))  # 07:00 in New York
+    subscribe(two, "laptop")
+    db.session.execute(delete(PushSubscription).where(PushSubscription.user_id == none.id))
+    db.session.commit()
+    sender = FakeSender()
+    tick(sender, utc(2026, 11, 25, 14, 0))  # 09:00 in New York: all three in one batch
+    assert sorted((m["endpoint"].rsplit("/", 1)[1], [line["title"] for line in m["payload"]["items"]])
+                  for m in sender.sent) == sorted([(f"{two.id}-phone", [f"For {two.name}"]),
+                                                   (f"{two.id}-laptop", [f"For {two.name}"]),
+                                                   (f"{one.id}-phone", [f"For {one.name}"])])
+    db.session.expire_all()
+    carried = db.session.execute(select(Notification.user_id, Digest.user_id)
+                                 .join(Digest, Digest.id == Notification.digest_id)).all()
+    assert sorted(carried) == sorted((person.id, person.id) for person in (two, none, one))
+    assert dict(db.session.execute(select(Digest.user_id, func.count(Delivery.id)).outerjoin(Delivery)
+                                   .group_by(Digest.user_id)).all()) == {two.id: 2, none.id: 0, one.id: 1}
+
+    subscribe(none)  # later that morning: their first push tells only what is new
+    db.session.commit()
+    add(db.session.get(User, none.manager_id), none, "Second", utc(2026, 11, 25, 15, 0))
+    tick(sender, utc(2026, 11, 25, 18, 0))  # 13:00 in New York
+    assert [(m["endpoint"].rsplit("/", 1)[1], [line["title"] for line in m["payload"]["items"]])
+            for m in sender.sent[3:]] == [(f"{none.id}-phone", ["Second"])]
 
 
 @pytest.mark.parametrize("status", [404, 410])

@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import Text
 
@@ -34,7 +35,7 @@ def on_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _recordset(session: Session, table: Table, rows: list[dict], names: list[str]) -> dict[str, ColumnElement]:
+def recordset(session: Session, table: Table, rows: list[dict], names: list[str]) -> dict[str, ColumnElement]:
     """The rows as json_to_recordset(document) AS (name type, ...): its columns by name, typed as the table's."""
     dialect = session.get_bind().dialect  # for the TypeDecorators' bind step
     converters = {name: table.c[name].type for name in names if isinstance(table.c[name].type, TypeDecorator)}
@@ -54,9 +55,14 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     if not on_postgresql(session):
         session.execute(insert(table), rows)
         return
+    session.execute(insert_from_rows(session, table, rows))
+
+
+def insert_from_rows(session: Session, table: Table, rows: list[dict]) -> Insert:
+    """PostgreSQL: the INSERT of `rows` as one statement, to run, or to put in a WITH (`.cte()`) of another."""
     names = list(rows[0])
-    columns = _recordset(session, table, rows, names)
-    session.execute(insert(table).from_select(names, select(*columns.values())))
+    columns = recordset(session, table, rows, names)
+    return insert(table).from_select(names, select(*columns.values()))
 
 
 def update_rows(session: Session, table: Table, key: str, rows: list[dict]) -> None:
@@ -70,7 +76,7 @@ def update_rows(session: Session, table: Table, key: str, rows: list[dict]) -> N
                         .values({name: bindparam(f"{name}_new") for name in values}),
                         [{f"{key}_key": row[key], **{f"{name}_new": row[name] for name in values}} for row in rows])
         return
-    columns = _recordset(session, table, rows, names)  # the UPDATE takes its FROM from these columns
+    columns = recordset(session, table, rows, names)  # the UPDATE takes its FROM from these columns
     session.execute(update(table).where(table.c[key] == columns[key]).values({name: columns[name] for name in values}))
 
 
@@ -80,6 +86,10 @@ def in_ids(session: Session, column_: Column, ids) -> ColumnElement[bool]:
     goes as its text form, '{1,2,3}', which costs a join where psycopg's list dumper costs a call per id."""
     ids = [int(value) for value in ids]
     if on_postgresql(session):
-        array = bindparam(f"{column_.name}_ids", "{" + ",".join(map(str, ids)) + "}", type_=Text, unique=True)
-        return column_ == any_(cast(array, ARRAY(Integer)))
+        return column_ == any_(int_array(f"{column_.name}_ids", ids))
     return column_.in_(ids)
+
+
+def int_array(name: str, ids: list[int]) -> ColumnElement:
+    """PostgreSQL: an integer[] parameter, sent as its text form ('{1,2,3}')."""
+    return cast(bindparam(name, "{" + ",".join(map(str, ids)) + "}", type_=Text, unique=True), ARRAY(Integer))
