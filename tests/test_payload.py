@@ -41,6 +41,11 @@ def test_one_item_is_titled_by_the_item():
     assert (payload["title"], payload["body"]) == ("Call Siemens", "completed by Dana")
 
 
+def test_a_title_pasted_with_line_breaks_and_tabs_reads_as_one_line():
+    lines = digest_lines([event(title="  Call\tSiemens\n\nabout the\u00a0renewal  ")], TODAY)
+    assert lines[0]["title"] == "Call Siemens about the renewal"
+
+
 def test_several_changes_to_one_item_collapse_into_one_line():
     assert whats(
         event(kind="added", actor="Dana"),

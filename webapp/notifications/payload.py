@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -220,6 +219,6 @@ def _payload(lines: list[dict], shown: int, url: str, urgent: bool, tag: str | N
 
 
 def _clip(text: str, limit: int) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
+    text = " ".join(text.split())  # runs of whitespace as one space, none at the ends
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 

@@ -697,7 +697,6 @@ def tick(session: Session, sender, topic_secret: str, at: datetime | None = None
 def _tick(session: Session, sender, topic_secret: str, at: datetime, name: str) -> PassReport:
     report = PassReport()
     report.reminders = promote_due_reminders(session, at)
-    session.commit()
     schedule_monday_digests(session, at)
     session.commit()
     # Batches overlap: while one batch's pushes are out, the next digests are built, leased and handed
@@ -707,10 +706,13 @@ def _tick(session: Session, sender, topic_secret: str, at: datetime, name: str) 
     try:
         while True:
             built = build_due_digests(session, at, topic_secret)
-            session.commit()  # the digests, and the lease on their deliveries
             report.digests += built.digests
             deliveries, settings = built.deliveries, built.settings
-            if not built.digests:  # new digests first; then retries, 413s cut shorter, leases that ran out
+            if built.digests:
+                session.commit()  # the digests, and the lease on their deliveries
+            else:
+                # New digests first; then retries, 413s cut shorter, leases that ran out. The claim's
+                # commit also commits what the build found (pending digests already carried).
                 deliveries, settings = claim_due_deliveries(session, at), None
             if deliveries:
                 report.sent += len(deliveries)
