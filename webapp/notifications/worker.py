@@ -14,8 +14,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
-from typing import NamedTuple
 from types import SimpleNamespace
+from typing import NamedTuple
 from zoneinfo import available_timezones
 
 from sqlalchemy import (
@@ -116,8 +116,9 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str) -> "Bui
 
     Every step is one statement for the whole batch (the claim with its people's settings, their
     devices, their notifications, then the writes), so the cost grows with the batch, not per row, and
-    a batch costs a handful of round trips to the database. The deliveries are born leased to this pass, which sends them straight away: committing the
-    batch commits the lease, as claim_due_deliveries does for the others.
+    a batch costs a handful of round trips to the database. The deliveries are born leased to this
+    pass, which sends them straight away: committing the batch commits the lease, as
+    claim_due_deliveries does for the others.
     """
     claimed = _claim_due_digests(session, at)
     if not claimed:
@@ -239,7 +240,8 @@ def _insert_with_new_ids(session: Session, table, rows: list[dict]) -> list[int]
 # A person's NotificationPreferences values as _own_settings takes them (all None where the person has no row)
 _PREFERENCES = (NotificationPreferences.quiet_start, NotificationPreferences.quiet_end,
                 cast(NotificationPreferences.quiet_days, Text).label("quiet_days"),
-                cast(NotificationPreferences.digest_times, Text).label("digest_times"), NotificationPreferences.push_enabled)
+                cast(NotificationPreferences.digest_times, Text).label("digest_times"),
+                NotificationPreferences.push_enabled)
 
 
 class Claimed(NamedTuple):
