@@ -35,7 +35,7 @@ def on_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def recordset(session: Session, table: Table, rows: list[dict], names: list[str]) -> dict[str, ColumnElement]:
+def _recordset(session: Session, table: Table, rows: list[dict], names: list[str]) -> dict[str, ColumnElement]:
     """The rows as json_to_recordset(document) AS (name type, ...): its columns by name, typed as the table's."""
     dialect = session.get_bind().dialect  # for the TypeDecorators' bind step
     converters = {name: table.c[name].type for name in names if isinstance(table.c[name].type, TypeDecorator)}
@@ -61,7 +61,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
 def insert_from_rows(session: Session, table: Table, rows: list[dict]) -> Insert:
     """PostgreSQL: the INSERT of `rows` as one statement, to run, or to put in a WITH (`.cte()`) of another."""
     names = list(rows[0])
-    columns = recordset(session, table, rows, names)
+    columns = _recordset(session, table, rows, names)
     return insert(table).from_select(names, select(*columns.values()))
 
 
@@ -76,7 +76,7 @@ def update_rows(session: Session, table: Table, key: str, rows: list[dict]) -> N
                         .values({name: bindparam(f"{name}_new") for name in values}),
                         [{f"{key}_key": row[key], **{f"{name}_new": row[name] for name in values}} for row in rows])
         return
-    columns = recordset(session, table, rows, names)  # the UPDATE takes its FROM from these columns
+    columns = _recordset(session, table, rows, names)  # the UPDATE takes its FROM from these columns
     session.execute(update(table).where(table.c[key] == columns[key]).values({name: columns[name] for name in values}))
 
 
