@@ -38,14 +38,29 @@ def on_postgresql(session: Session) -> bool:
 def _recordset(session: Session, table: Table, rows: list[dict], names: list[str]) -> dict[str, ColumnElement]:
     """The rows as json_to_recordset(document) AS (name type, ...): its columns by name, typed as the table's."""
     dialect = session.get_bind().dialect  # for the TypeDecorators' bind step
-    converters = {name: table.c[name].type for name in names if isinstance(table.c[name].type, TypeDecorator)}
+    converters = {name: _once_per_value(table.c[name].type, dialect) for name in names
+                  if isinstance(table.c[name].type, TypeDecorator)}
     if converters:  # e.g. UTCDateTime: the value the column stores (naive UTC), as its own bind step would make it
-        rows = [{**row, **{name: kind.process_bind_param(row[name], dialect) for name, kind in converters.items()}}
-                for row in rows]
+        rows = [{**row, **{name: convert(row[name]) for name, convert in converters.items()}} for row in rows]
     document = bindparam("rows", orjson.dumps(rows).decode(), type_=Text, unique=True)
     source = (func.json_to_recordset(cast(document, JSON))
               .table_valued(*[column(name, table.c[name].type) for name in names]).render_derived(with_types=True))
     return {name: source.c[name] for name in names}
+
+
+def _once_per_value(kind: TypeDecorator, dialect):
+    """kind's bind step, run once per distinct value: a batch's rows mostly share one instant (the pass's)."""
+    done: dict = {}
+
+    def convert(value):
+        try:
+            return done[value]
+        except KeyError:
+            done[value] = converted = kind.process_bind_param(value, dialect)
+            return converted
+        except TypeError:  # an unhashable value (say, a list for a JSON-based type)
+            return kind.process_bind_param(value, dialect)
+    return convert
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
