@@ -1,4 +1,6 @@
 """Real pushes, encrypted and VAPID-signed by PushSender, received by a loopback push service."""
+import time
+from concurrent.futures import CancelledError, Future
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -260,6 +262,31 @@ def test_send_a_test_without_devices_says_so(app, client, auth, ctx):
     user = make_user(make_org())
     db.session.commit()
     assert auth.login(user).post("/api/v1/push/test").json == {"devices": 0, "delivered": 0}
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_held_pushes_are_posted_only_once_released_and_never_if_refused(senders, service, vapid, processes):
+    """What the dispatcher relies on to encrypt a batch while its lease is being committed."""
+    sender = senders(vapid, "mailto:ops@plate.test", processes=processes)
+    sender.start()
+    phones = [service.device(f"phone-{n}") for n in range(4)]
+
+    def pushes(label: str) -> list:
+        return [sender.message(stored(phone), {"title": f"{label} {n}", "body": "", "url": "/", "count": 0, "items": []},
+                               ttl=3600, topic="t", urgency="normal") for n, phone in enumerate(phones)]
+
+    committed, rolled_back = Future(), Future()
+    kept = sender.submit(pushes("Kept"), release=committed)
+    dropped = sender.submit(pushes("Dropped"), release=rolled_back)
+    time.sleep(0.5)  # time to encrypt and post these pushes many times over
+    assert service.received == []
+
+    rolled_back.set_result(False)
+    committed.set_result(True)
+    assert [outcome.kind for outcome in kept.result(timeout=20)] == ["delivered"] * 4
+    with pytest.raises(CancelledError):
+        dropped.result(timeout=20)
+    assert sorted(received.payload["title"] for received in service.received) == [f"Kept {n}" for n in range(4)]
 
 
 def test_worker_processes_send_decryptable_pushes_and_answer_in_order(senders, service, vapid):

@@ -37,9 +37,20 @@ class FakeSender:
         payload = json.loads(payload) if isinstance(payload, bytes) else payload
         return {"endpoint": subscription.endpoint, "payload": payload, "ttl": ttl, "topic": topic, "urgency": urgency}
 
-    def submit(self, messages):
+    def submit(self, messages, release=None):
+        """As PushSender.submit: with `release`, nothing is sent before it resolves to True, nor ever otherwise."""
         future = Future()
-        future.set_result(self.send_all(messages))
+
+        def send(_release=None):
+            if release is None or release.result() is True:
+                future.set_result(self.send_all(messages))
+            else:
+                future.cancel()
+
+        if release is None:
+            send()
+        else:
+            release.add_done_callback(send)
         return future
 
     def send_all(self, messages):
@@ -273,6 +284,25 @@ def test_a_dispatcher_killed_after_claiming_loses_nothing(team, monkeypatch):
     db.session.expire_all()
     assert db.session.scalar(select(Digest.line_count)) == 1
     assert db.session.scalars(select(Notification.digest_id)).all() != [None]
+
+
+def test_a_batch_whose_write_fails_sends_nothing_and_goes_out_once_on_the_next_pass(team, monkeypatch):
+    """Its pushes were handed to the sender before the write (to be encrypted meanwhile), held until the commit."""
+    boss, ny, _ = team
+    add(boss, ny, "Forecast", utc(2026, 11, 25, 12, 0))
+
+    def lost_connection(*args, **kwargs):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(worker, "_write_batch", lost_connection)
+    sender = FakeSender()
+    with pytest.raises(ConnectionError):
+        tick(sender, utc(2026, 11, 25, 14, 0))
+    assert sender.sent == []
+    db.session.rollback()
+    monkeypatch.undo()
+    tick(sender, utc(2026, 11, 25, 14, 1))  # the claim rolled back: the digest is still due
+    assert [message["payload"]["title"] for message in sender.sent] == ["Forecast"]
 
 
 def test_a_pass_failing_with_two_batches_on_their_way_records_both_and_sends_nothing_twice(ctx, monkeypatch):

@@ -5,7 +5,9 @@ The POSTs go out concurrently through one libcurl multi handle per process (pycu
 connections, HTTP/2 where the push service offers it, a fifth of the CPU per request that aiohttp
 took), driven by one thread, so callers stay synchronous. Encryption is the expensive part and
 holds the GIL, so a dispatcher may spread its sends over worker processes (`processes`); the web
-app sends its few test pushes in its own process. Nothing here logs keys, tokens or payloads.
+app sends its few test pushes in its own process. A dispatcher hands each new batch over before the
+transaction that leases it commits (`submit(..., release=)`): it is encrypted meanwhile and posted
+only once released, so nothing leaves before the lease holds. Nothing here logs keys, tokens or payloads.
 """
 import logging
 import multiprocessing
@@ -93,8 +95,8 @@ class _Transport:
         self._multi: pycurl.CurlMulti | None = None
         self._idle: list[pycurl.Curl] = []  # easy handles to reuse: each keeps its connection warm
 
-    def send_all(self, messages: list["Message"]) -> list[Outcome]:
-        """The outcome of each message, in order."""
+    def send_all(self, messages: list["Message"], bodies: list[bytes | Outcome] | None = None) -> list[Outcome]:
+        """The outcome of each message, in order; `bodies`: their encryption, when done beforehand (_encrypt_all)."""
         with self._lock:
             if self._multi is None:
                 self._multi = pycurl.CurlMulti()
@@ -110,7 +112,7 @@ class _Transport:
                         more = False
                         break
                     at = now()
-                    body = self._encrypt(message)
+                    body = self._encrypt(message) if bodies is None else bodies[index]
                     if isinstance(body, Outcome):
                         outcomes[index] = body
                         continue
@@ -191,6 +193,11 @@ class _Transport:
         self._idle.append(handle)
 
 
+def _encrypt_all(messages: list[Message]) -> list[bytes | Outcome]:
+    """Each message's encrypted body (or why it cannot be encrypted), for posting later."""
+    return [_Transport._encrypt(message) for message in messages]
+
+
 def _discard(_data: bytes) -> None:
     """Push services answer with empty or tiny bodies that say nothing the status does not."""
 
@@ -229,8 +236,8 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _send_in_worker(messages: list["Message"]) -> list[Outcome]:
-    return _worker_transport.send_all(messages)
+def _send_in_worker(messages: list["Message"], bodies: list[bytes | Outcome] | None = None) -> list[Outcome]:
+    return _worker_transport.send_all(messages, bodies)
 
 
 class PushSender:
@@ -251,6 +258,7 @@ class PushSender:
         self._transport: _Transport | None = None
         self._sending: ThreadPoolExecutor | None = None  # the thread that drives self._transport
         self._pool: ProcessPoolExecutor | None = None
+        self._relaying: ThreadPoolExecutor | None = None  # posts what was encrypted once it may go
 
     def __enter__(self) -> "PushSender":
         return self
@@ -287,19 +295,59 @@ class PushSender:
         log.debug("sent %d pushes in %.3f s", len(messages), time.monotonic() - started)
         return outcomes
 
-    def submit(self, messages: list[Message]) -> Future:
-        """Start sending; the future's result is the outcomes in the order of `messages`."""
+    def submit(self, messages: list[Message], release: Future | None = None) -> Future:
+        """Start sending; the future's result is the outcomes in the order of `messages`.
+
+        With `release`, the messages are encrypted at once but posted only when `release` resolves to True,
+        say once the transaction that leased them has committed: encryption, most of a push's cost, then
+        runs while the database writes, and nothing leaves before the lease holds. If `release` resolves
+        to anything else, nothing is posted and the returned future is cancelled.
+        """
         if not messages:
             done: Future = Future()
             done.set_result([])
             return done
+        if release is None:
+            return self._post(self._shares(messages), None)
+        shares = self._shares(messages)
+        if self._processes <= 0:
+            _, thread = self._local_transport()
+            encrypting = [thread.submit(_encrypt_all, share) for share in shares]
+        else:
+            pool = self._worker_pool()
+            encrypting = [pool.submit(_encrypt_all, share) for share in shares]
+        return _when_all_done([*encrypting, release], self._relay(), self._post_encrypted, shares, encrypting, release)
+
+    def _shares(self, messages: list[Message]) -> list[list[Message]]:
+        if self._processes <= 0:
+            return [messages]
+        size = -(-len(messages) // self._processes)  # one contiguous share per worker process
+        return [messages[start:start + size] for start in range(0, len(messages), size)]
+
+    def _post(self, shares: list[list[Message]], bodies: list[list[bytes | Outcome]] | None) -> Future:
+        bodies = bodies or [None] * len(shares)
         if self._processes <= 0:
             transport, thread = self._local_transport()
-            return thread.submit(transport.send_all, messages)
-        size = -(-len(messages) // self._processes)  # one contiguous share per worker process
-        shares = [messages[start:start + size] for start in range(0, len(messages), size)]
+            [share], [share_bodies] = shares, bodies
+            return thread.submit(transport.send_all, share, share_bodies)
         pool = self._worker_pool()
-        return _all_of([pool.submit(_send_in_worker, share) for share in shares], shares, self._reset_pool)
+        return _all_of([pool.submit(_send_in_worker, share, share_bodies) for share, share_bodies in zip(shares, bodies)],
+                       shares, self._reset_pool)
+
+    def _post_encrypted(self, shares: list[list[Message]], encrypting: list[Future], release: Future) -> Future | None:
+        """Once encryption and release are done: post what was encrypted, or nothing if not released."""
+        if release.cancelled() or release.exception() is not None or release.result() is not True:
+            return None
+        bodies = []
+        for future, share in zip(encrypting, shares, strict=True):
+            try:
+                bodies.append(future.result())
+            except Exception as error:  # noqa: BLE001 - a worker process died while encrypting
+                self._reset_pool()
+                at = now()
+                bodies.append([Outcome("retry", None, retry_at_from(None, at, message.attempt),
+                                       detail=f"sender process failed: {type(error).__name__}") for message in share])
+        return self._post(shares, bodies)
 
     def start(self) -> None:
         """Start the worker processes now rather than with the first batch (a dispatcher does at start-up)."""
@@ -311,8 +359,10 @@ class PushSender:
     def close(self) -> None:
         """Close the pooled connections, stop the sending thread and the worker processes."""
         with self._lock:
-            transport, thread, pool = self._transport, self._sending, self._pool
-            self._transport = self._sending = self._pool = None
+            transport, thread, pool, relay = self._transport, self._sending, self._pool, self._relaying
+            self._transport = self._sending = self._pool = self._relaying = None
+        if relay is not None:
+            relay.shutdown(wait=True)
         if thread is not None:
             thread.shutdown(wait=True)
         if transport is not None:
@@ -326,6 +376,14 @@ class PushSender:
                 self._transport = _Transport(self._concurrency, self._timeout)
                 self._sending = ThreadPoolExecutor(1, thread_name_prefix="plate-push")
             return self._transport, self._sending
+
+    def _relay(self) -> ThreadPoolExecutor:
+        """A thread that starts the posting of encrypted messages: never the process pool's own thread, which
+        runs the done-callbacks of its futures and must not be made to submit from inside one."""
+        with self._lock:
+            if self._relaying is None:
+                self._relaying = ThreadPoolExecutor(1, thread_name_prefix="plate-push-relay")
+            return self._relaying
 
     def _worker_pool(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -341,6 +399,47 @@ class PushSender:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _when_all_done(futures: list[Future], relay: ThreadPoolExecutor, then, *args) -> Future:
+    """A future for what `then(*args)` starts (a future, or None: nothing), run on `relay` once `futures` are done."""
+    result: Future = Future()
+    remaining = [len(futures)]
+    lock = threading.Lock()
+
+    def started(step: Future) -> None:
+        try:
+            inner = step.result()
+        except BaseException as error:  # noqa: BLE001 - handed to whoever waits for the result
+            result.set_exception(error)
+            return
+        if inner is None:
+            result.cancel()
+        else:
+            inner.add_done_callback(lambda done: _copy(done, result))
+
+    def one_done(_future) -> None:
+        with lock:
+            remaining[0] -= 1
+            if remaining[0]:
+                return
+        try:
+            relay.submit(then, *args).add_done_callback(started)
+        except RuntimeError as error:  # the sender was closed meanwhile
+            result.set_exception(error)
+
+    for future in futures:
+        future.add_done_callback(one_done)
+    return result
+
+
+def _copy(source: Future, target: Future) -> None:
+    if source.cancelled():
+        target.cancel()
+    elif source.exception() is not None:
+        target.set_exception(source.exception())
+    else:
+        target.set_result(source.result())
 
 
 def _all_of(futures: list[Future], shares: list[list[Message]], on_failure) -> Future:

@@ -56,6 +56,7 @@ from webapp.notifications.payload import (
     DigestEvent,
     build_digest_payload,
     build_test_payload,
+    encode_digest_payload,
     encode_payload,
     tag_for,
     topic_for,
@@ -111,7 +112,7 @@ def promote_due_reminders(session: Session, at: datetime) -> int:
 
 # --- digests ----------------------------------------------------------------------------
 
-def build_due_digests(session: Session, at: datetime, topic_secret: str) -> "Built":
+def build_due_digests(session: Session, at: datetime, topic_secret: str, sender=None) -> "Built":
     """Claim due pending digests and turn each into a Digest with one Delivery per device.
 
     Every step is one statement for the whole batch (the claim with its people's settings, their
@@ -119,6 +120,9 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str) -> "Bui
     a batch costs a handful of round trips to the database. The deliveries are born leased to this
     pass, which sends them straight away: committing the batch commits the lease, as
     claim_due_deliveries does for the others.
+
+    With `sender`, the pushes are handed to it before the batch is written, to be encrypted while the
+    database writes; they are posted when start_deliveries releases them, after the commit (Built.planned).
     """
     claimed = _claim_due_digests(session, at)
     if not claimed:
@@ -159,10 +163,20 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str) -> "Bui
         notes_of.append(notes)
     if not rows:
         return Built(0, [], {})
-    sends = _write_batch(session, at, rows, notes_of, devices)
-    leased = [Leased(delivery_id, 1, None, digest_id, row["user_id"], row["kind"], row["urgent"], row["payload"],
-                     row["line_count"], row["ttl"], at, device) for delivery_id, digest_id, row, device in sends]
-    return Built(len(rows), leased, settings)
+    # Their ids come with the write; _write_batch returns them in this order (each row, then its devices).
+    unwritten = [Leased(None, 1, None, None, row["user_id"], row["kind"], row["urgent"], row["payload"],
+                        row["line_count"], row["ttl"], at, device)
+                 for row in rows for device in devices.get(row["user_id"], [])]
+    planned = _plan(sender, unwritten, topic_secret, at, settings, Future()) if sender is not None and unwritten else None
+    try:
+        sends = _write_batch(session, at, rows, notes_of, devices)
+    except BaseException:
+        if planned:
+            planned.release(False)
+        raise
+    leased = [delivery._replace(id=delivery_id, digest_id=digest_id)
+              for delivery, (delivery_id, digest_id, _, _) in zip(unwritten, sends, strict=True)]
+    return Built(len(rows), leased, settings, planned)
 
 
 def _write_batch(session: Session, at: datetime, rows: list[dict], notes_of: list[list],
@@ -318,11 +332,23 @@ def digest_payload(digest, max_items: int | None = None, tag: str | None = None)
     """The push payload of a digest (anything with its kind, payload and urgent), cut to `max_items` lines after a 413."""
     if digest.kind == "test":
         return build_test_payload(url="/settings", tag=tag)
-    events = [DigestEvent(**{**e, "due_on": date.fromisoformat(e["due_on"]) if e["due_on"] else None})
+    return build_digest_payload(**_digest_content(digest), max_items=max_items, tag=tag)
+
+
+def digest_plaintext(digest, max_items: int | None = None, tag: str | None = None) -> bytes:
+    """digest_payload's payload, encoded as it is pushed."""
+    if digest.kind == "test":
+        return encode_payload(build_test_payload(url="/settings", tag=tag))
+    return encode_digest_payload(**_digest_content(digest), max_items=max_items, tag=tag)
+
+
+def _digest_content(digest) -> dict:
+    """What a digest's stored payload says, as build_digest_payload takes it."""
+    events = [DigestEvent(e["item_id"], e["title"], e["kind"], e["actor"],
+                          date.fromisoformat(e["due_on"]) if e["due_on"] else None, e["priority"], e["urgent"])
               for e in digest.payload["events"]]
-    return build_digest_payload(events, today=date.fromisoformat(digest.payload["today"]), url="/",
-                                urgent=digest.urgent, max_items=max_items,
-                                review_waiting=digest.payload.get("review", 0), tag=tag)
+    return {"events": events, "today": date.fromisoformat(digest.payload["today"]), "url": "/", "urgent": digest.urgent,
+            "review_waiting": digest.payload.get("review", 0)}
 
 
 # --- the weekly "Still needed?" line: in the first digest of each person's local Monday ---------------
@@ -458,8 +484,9 @@ def schedule_monday_digests(session: Session, at: datetime) -> int:
 
 # --- deliveries ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Device:
+# Device and Leased are NamedTuples, not dataclasses: a pass makes one of each per push, and a tuple is made
+# in a fifth of the time of a frozen dataclass (whose __init__ sets each field through object.__setattr__).
+class Device(NamedTuple):
     """A subscription as a push needs it."""
 
     id: int
@@ -468,8 +495,7 @@ class Device:
     auth: str
 
 
-@dataclass(frozen=True)
-class Leased:
+class Leased(NamedTuple):
     """A delivery leased for sending, with its digest and device (None: the device unsubscribed meanwhile)."""
 
     id: int
@@ -486,13 +512,31 @@ class Leased:
     device: Device | None
 
 
+@dataclass
+class Planned:
+    """Pushes handed to the sender, as indexes into their deliveries; held until released if `gate` is set."""
+
+    sendable: list[int]
+    postponed: list[int]  # quiet time now: sent later
+    gone: list[int]       # the device unsubscribed meanwhile
+    outcomes: Future
+    gate: Future | None = None
+
+    def release(self, go: bool) -> None:
+        """Let the held pushes be posted (go) or dropped unsent; once only, so a later call does nothing."""
+        if self.gate is not None and not self.gate.done():
+            self.gate.set_result(go)
+
+
 @dataclass(frozen=True)
 class Built:
-    """What one build_due_digests call made: how many digests, their leased deliveries, their people's settings."""
+    """What one build_due_digests call made: how many digests, their leased deliveries, their people's
+    settings, and (given a sender) their pushes, held until the batch is committed."""
 
     digests: int
     deliveries: list[Leased]
     settings: dict[int, NotificationSettings]
+    planned: Planned | None = None
 
 
 def claim_due_deliveries(session: Session, at: datetime) -> list[Leased]:
@@ -533,37 +577,51 @@ def send_deliveries(session: Session, sender, deliveries: list[Leased], topic_se
 
 
 def start_deliveries(session: Session, sender, deliveries: list[Leased], topic_secret: str, at: datetime,
-                     settings: dict[int, NotificationSettings] | None = None) -> InFlight:
+                     settings: dict[int, NotificationSettings] | None = None, planned: Planned | None = None) -> InFlight:
     """Hand the pushes of leased deliveries to the sender, without waiting for the answers.
 
     Quiet time is checked again at the moment of sending, so a retry or a lease that ran out never
     pushes into someone's quiet hours: it waits for their next allowed instant instead. The TTL is
     reckoned from now, until their next quiet period. `settings`: the people's settings when this
-    pass has just read them (fresh digests), else they are read here.
+    pass has just read them (fresh digests), else they are read here. `planned`: the pushes
+    build_due_digests handed over before the lease was committed, released now.
     """
     if settings is None:
         zones = dict(session.execute(select(User.id, User.time_zone)
                                      .where(User.id.in_({d.user_id for d in deliveries}))).all()) if deliveries else {}
         settings = _settings_of(session, {user_id: SimpleNamespace(time_zone=zone) for user_id, zone in zones.items()})
+    if planned is None:
+        planned = _plan(sender, deliveries, topic_secret, at, settings)
+    else:
+        planned.release(True)  # their deliveries' lease is committed: the pushes may go
+    return InFlight([deliveries[i] for i in planned.sendable], [deliveries[i] for i in planned.postponed],
+                    [deliveries[i].id for i in planned.gone], settings, at, planned.outcomes)
+
+
+def _plan(sender, deliveries: list[Leased], topic_secret: str, at: datetime,
+          settings: dict[int, NotificationSettings], gate: Future | None = None) -> Planned:
+    """Sort deliveries into sendable, postponed (quiet time) and gone, and hand the sendable to the sender."""
     sendable, postponed, gone = [], [], []
-    for delivery in deliveries:
+    for index, delivery in enumerate(deliveries):
         if delivery.device is None:
-            gone.append(delivery.id)  # the device unsubscribed or was found gone meanwhile
+            gone.append(index)  # the device unsubscribed or was found gone meanwhile
         elif delivery.kind != "test" and in_quiet_time(settings[delivery.user_id], at):
-            postponed.append(delivery)
+            postponed.append(index)
         else:
-            sendable.append(delivery)
-    payloads: dict[tuple[int, int | None], bytes] = {}
+            sendable.append(index)
+    payloads: dict[tuple[int, int | None, int | None], bytes] = {}
     messages = []
-    for delivery in sendable:
-        key = (delivery.digest_id, delivery.max_items)
+    for index in sendable:
+        delivery = deliveries[index]
+        key = (delivery.user_id, delivery.digest_id, delivery.max_items)  # digest_id: None before it is written
         topic = _topic(delivery.user_id, topic_secret)
         if key not in payloads:  # one digest, several devices: built and encoded once
-            payloads[key] = encode_payload(digest_payload(delivery, delivery.max_items, tag=tag_for(topic)))
+            payloads[key] = digest_plaintext(delivery, delivery.max_items, tag=tag_for(topic))
         ttl = delivery.digest_ttl if delivery.kind == "test" else _ttl(settings[delivery.user_id], at)
         messages.append(sender.message(delivery.device, payload=payloads[key], ttl=ttl, topic=topic,
                                        urgency="high" if delivery.urgent else "normal", attempt=delivery.attempts))
-    return InFlight(sendable, postponed, gone, settings, at, sender.submit(messages))
+    outcomes = sender.submit(messages, release=gate) if gate is not None else sender.submit(messages)
+    return Planned(sendable, postponed, gone, outcomes, gate)
 
 
 def finish_deliveries(session: Session, flight: InFlight) -> dict[str, int]:
@@ -707,18 +765,22 @@ def _tick(session: Session, sender, topic_secret: str, at: datetime, name: str) 
     flights: list[InFlight] = []  # oldest first
     try:
         while True:
-            built = build_due_digests(session, at, topic_secret)
+            built = build_due_digests(session, at, topic_secret, sender)
             report.digests += built.digests
-            deliveries, settings = built.deliveries, built.settings
-            if built.digests:
-                session.commit()  # the digests, and the lease on their deliveries
-            else:
-                # New digests first; then retries, 413s cut shorter, leases that ran out. The claim's
-                # commit also commits what the build found (pending digests already carried).
-                deliveries, settings = claim_due_deliveries(session, at), None
-            if deliveries:
-                report.sent += len(deliveries)
-                flights.append(start_deliveries(session, sender, deliveries, topic_secret, at, settings))
+            deliveries, settings, planned = built.deliveries, built.settings, built.planned
+            try:
+                if built.digests:
+                    session.commit()  # the digests, and the lease on their deliveries
+                else:
+                    # New digests first; then retries, 413s cut shorter, leases that ran out. The claim's
+                    # commit also commits what the build found (pending digests already carried).
+                    deliveries, settings = claim_due_deliveries(session, at), None
+                if deliveries:
+                    report.sent += len(deliveries)
+                    flights.append(start_deliveries(session, sender, deliveries, topic_secret, at, settings, planned))
+            finally:
+                if planned:
+                    planned.release(False)  # not committed, or not started: the held pushes are dropped
             if len(flights) > 1 or (flights and not deliveries):
                 counts = finish_deliveries(session, flights.pop(0))
                 _add_outcomes(report, counts)
