@@ -78,6 +78,20 @@ def utc(*args):
     return datetime(*args, tzinfo=UTC)
 
 
+def tick_failing_in(step: str, monkeypatch, sender, at, error: Exception | None = None) -> None:
+    """A pass that fails in worker.`step` (as if the dispatcher died there), rolled back, with `step` restored."""
+    error = error or RuntimeError("killed")
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(worker, step, fail)
+    with pytest.raises(type(error)):
+        tick(sender, at)
+    db.session.rollback()
+    monkeypatch.undo()
+
+
 @pytest.fixture
 def team(ctx):
     org = make_org()
@@ -265,17 +279,8 @@ def test_a_dispatcher_killed_after_claiming_loses_nothing(team, monkeypatch):
     boss, ny, _ = team
     add(boss, ny, "Forecast", utc(2026, 11, 25, 12, 0))
 
-    class Killed(Exception):
-        pass
-
-    def die(*args, **kwargs):
-        raise Killed()
-
-    monkeypatch.setattr(worker, "start_deliveries", die)
-    with pytest.raises(Killed):
-        tick(FakeSender(), utc(2026, 11, 25, 14, 0))  # digest built, delivery leased, then the process dies
-    db.session.rollback()
-    monkeypatch.undo()
+    # digest built, delivery leased, then the process dies
+    tick_failing_in("start_deliveries", monkeypatch, FakeSender(), utc(2026, 11, 25, 14, 0))
     sender = FakeSender()
     tick(sender, utc(2026, 11, 25, 14, 1))  # the lease still holds: no double send
     assert sender.sent == []
@@ -290,17 +295,9 @@ def test_a_batch_whose_write_fails_sends_nothing_and_goes_out_once_on_the_next_p
     """Its pushes were handed to the sender before the write (to be encrypted meanwhile), held until the commit."""
     boss, ny, _ = team
     add(boss, ny, "Forecast", utc(2026, 11, 25, 12, 0))
-
-    def lost_connection(*args, **kwargs):
-        raise ConnectionError("the database went away")
-
-    monkeypatch.setattr(worker, "_write_batch", lost_connection)
     sender = FakeSender()
-    with pytest.raises(ConnectionError):
-        tick(sender, utc(2026, 11, 25, 14, 0))
+    tick_failing_in("_write_batch", monkeypatch, sender, utc(2026, 11, 25, 14, 0), ConnectionError("database gone"))
     assert sender.sent == []
-    db.session.rollback()
-    monkeypatch.undo()
     tick(sender, utc(2026, 11, 25, 14, 1))  # the claim rolled back: the digest is still due
     assert [message["payload"]["title"] for message in sender.sent] == ["Forecast"]
 
@@ -413,15 +410,8 @@ def test_a_retry_that_would_land_in_quiet_hours_waits_for_the_morning_with_a_fre
 def test_a_lease_that_ran_out_in_quiet_hours_is_not_sent_before_they_end(team, monkeypatch):
     boss, ny, _ = team
     add(boss, ny, "Forecast", utc(2026, 11, 25, 20, 0))
-
-    def die(*args, **kwargs):
-        raise RuntimeError("killed")
-
-    monkeypatch.setattr(worker, "start_deliveries", die)
-    with pytest.raises(RuntimeError):
-        tick(FakeSender(), utc(2026, 11, 25, 22, 59))  # 17:59 NY: leased, then the dispatcher dies
-    db.session.rollback()
-    monkeypatch.undo()
+    # 17:59 NY: leased, then the dispatcher dies
+    tick_failing_in("start_deliveries", monkeypatch, FakeSender(), utc(2026, 11, 25, 22, 59))
     sender = FakeSender()
     tick(sender, utc(2026, 11, 25, 23, 5))  # 18:05 NY: the lease ran out, but it is quiet now
     assert sender.sent == []
