@@ -307,9 +307,9 @@ class PushSender:
             done: Future = Future()
             done.set_result([])
             return done
-        if release is None:
-            return self._post(self._shares(messages), None)
         shares = self._shares(messages)
+        if release is None:
+            return self._post(shares, None)
         if self._processes <= 0:
             _, thread = self._local_transport()
             encrypting = [thread.submit(_encrypt_all, share) for share in shares]

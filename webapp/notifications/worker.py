@@ -148,7 +148,8 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str, sender=
     review_waiting = _review_waiting(session, at, people, settings)
 
     rows, notes_of = [], []
-    for user_id, urgent in ((person.id, person.urgent) for person in claimed):
+    for person in claimed:
+        user_id, urgent = person.id, person.urgent
         notes = waiting.get(user_id, [])
         review = review_waiting.get(user_id, 0)
         if not notes and not review:
@@ -175,15 +176,15 @@ def build_due_digests(session: Session, at: datetime, topic_secret: str, sender=
             planned.release(False)
         raise
     leased = [delivery._replace(id=delivery_id, digest_id=digest_id)
-              for delivery, (delivery_id, digest_id, _, _) in zip(unwritten, sends, strict=True)]
+              for delivery, (delivery_id, digest_id) in zip(unwritten, sends, strict=True)]
     return Built(len(rows), leased, settings, planned)
 
 
 def _write_batch(session: Session, at: datetime, rows: list[dict], notes_of: list[list],
-                 devices: dict[int, list["Device"]]) -> list[tuple[int, int, dict, "Device"]]:
+                 devices: dict[int, list["Device"]]) -> list[tuple[int, int]]:
     """Write a batch's digests (`rows`), mark the notifications each carries (`notes_of`, by row) and give each
-    digest one delivery per device of its person, born leased. Returns (delivery id, digest id, row, device)
-    in the order of the rows and their devices.
+    digest one delivery per device of its person, born leased. Returns (delivery id, digest id) in the order
+    of the rows and their devices.
 
     Core statements on the tables: the ORM's bulk paths would do per-row bookkeeping for objects never made.
     """
@@ -193,16 +194,16 @@ def _write_batch(session: Session, at: datetime, rows: list[dict], notes_of: lis
     bulk.update_rows(session, Notification.__table__, "id", [
         {"id": note.id, "digest_id": digest_id} for digest_id, notes in zip(digest_ids, notes_of, strict=True)
         for note in notes])
-    sends = [(digest_id, row, device) for digest_id, row in zip(digest_ids, rows, strict=True)
+    sends = [(digest_id, device) for digest_id, row in zip(digest_ids, rows, strict=True)
              for device in devices.get(row["user_id"], [])]
     delivery_ids = _insert_with_new_ids(session, Delivery.__table__, [
         {"digest_id": digest_id, "subscription_id": device.id, "status": "pending", "attempts": 1,
-         "next_attempt_at": at + LEASE} for digest_id, _, device in sends]) if sends else []
-    return [(delivery_id, *send) for delivery_id, send in zip(delivery_ids, sends, strict=True)]
+         "next_attempt_at": at + LEASE} for digest_id, device in sends]) if sends else []
+    return [(delivery_id, digest_id) for delivery_id, (digest_id, _) in zip(delivery_ids, sends, strict=True)]
 
 
 def _write_batch_postgresql(session: Session, at: datetime, rows: list[dict], notes_of: list[list],
-                            devices: dict[int, list["Device"]]) -> list[tuple[int, int, dict, "Device"]]:
+                            devices: dict[int, list["Device"]]) -> list[tuple[int, int]]:
     """The three writes as one statement, a WITH of data-modifying parts: one round trip instead of five.
 
     Under load every round trip waits for the server's process to be scheduled, which costs more than the
@@ -234,7 +235,7 @@ def _write_batch_postgresql(session: Session, at: datetime, rows: list[dict], no
             .add_cte(carried)):
         digest_of[user_id] = digest_id
         delivery_of[user_id, subscription_id] = delivery_id
-    return [(delivery_of[row["user_id"], device.id], digest_of[row["user_id"]], row, device)
+    return [(delivery_of[row["user_id"], device.id], digest_of[row["user_id"]])
             for row in rows for device in devices.get(row["user_id"], [])]
 
 
@@ -620,8 +621,7 @@ def _plan(sender, deliveries: list[Leased], topic_secret: str, at: datetime,
         ttl = delivery.digest_ttl if delivery.kind == "test" else _ttl(settings[delivery.user_id], at)
         messages.append(sender.message(delivery.device, payload=payloads[key], ttl=ttl, topic=topic,
                                        urgency="high" if delivery.urgent else "normal", attempt=delivery.attempts))
-    outcomes = sender.submit(messages, release=gate) if gate is not None else sender.submit(messages)
-    return Planned(sendable, postponed, gone, outcomes, gate)
+    return Planned(sendable, postponed, gone, sender.submit(messages, release=gate), gate)
 
 
 def finish_deliveries(session: Session, flight: InFlight) -> dict[str, int]:
